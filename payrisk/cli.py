@@ -1,0 +1,21 @@
+"""The ``payrisk`` command: wires the packages together, holds no logic of its own."""
+
+from __future__ import annotations
+
+import typer
+
+from payrisk.commands import features as features_commands
+from payrisk.commands import generate as generate_commands
+from payrisk.commands import ledger as ledger_commands
+from payrisk.commands import train as train_commands
+
+app = typer.Typer(
+    name="payrisk",
+    help="Predict late payments and build a prioritized collections worklist.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(ledger_commands.app, name="ledger", help="Validate, import and inspect a ledger.")
+generate_commands.register(app)
+features_commands.register(app)
+train_commands.register(app)

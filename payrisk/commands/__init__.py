@@ -1,0 +1,1 @@
+"""One module per command family; each exposes ``app`` (a sub-command) or ``register``."""

@@ -1,0 +1,59 @@
+"""Settings, read from the environment (prefix ``PAYRISK_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of payrisk. Paths are relative to the working directory."""
+
+    model_config = SettingsConfigDict(env_prefix="PAYRISK_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path(".payrisk"), description="where embedded stores live")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: SQLite at DATA_DIR/payrisk.db"
+    )
+    mlflow_tracking_uri: str | None = Field(
+        None, description="MLflow tracking URI; default: sqlite:///DATA_DIR/mlflow.db"
+    )
+    mlflow_artifact_root: Path | None = Field(
+        None, description="artifact folder for the embedded store; default: DATA_DIR/mlartifacts"
+    )
+    experiment_name: str = "payrisk"
+    registered_model_name: str = "payment-risk"
+
+    # Modeling
+    late_bucket_edges_days: list[int] = Field(
+        [0, 30, 60, 90], description="upper edges of the days-late buckets; the last is open"
+    )
+    grace_days: int = Field(0, ge=0, description="days after due still counted as on time")
+    snapshot_every_days: int = Field(14, ge=1, description="snapshot interval while open")
+    random_seed: int = 42
+
+    @field_validator("late_bucket_edges_days")
+    @classmethod
+    def _edges_increase(cls, edges: list[int]) -> list[int]:
+        if not edges or any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+            raise ValueError(f"late_bucket_edges_days must be strictly increasing, got {edges}")
+        return edges
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'payrisk.db'}"
+
+    @property
+    def resolved_tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.data_dir / 'mlflow.db'}"
+
+    @property
+    def resolved_artifact_root(self) -> Path:
+        return self.mlflow_artifact_root or self.data_dir / "mlartifacts"
+
+    def ensure_data_dir(self) -> Path:
+        """Create the data folder on demand (never at import)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir

@@ -1,0 +1,80 @@
+"""Shared fixtures: a throwaway PostgreSQL database per test session, settings in tmp."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "PAYRISK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _service_missing(what: str, why: object) -> None:
+    """Fail under CI (the service must be there), skip on a developer's machine."""
+    message = f"{what} is not available: {why}"
+    if os.environ.get("CI"):
+        pytest.fail(message + " (CI is set, so this is a failure, not a skip)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    """The admin URL of a reachable PostgreSQL server."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("select 1"))
+    except Exception as error:  # any driver/network error means "not there"
+        _service_missing("PostgreSQL at " + POSTGRES_ADMIN_URL, error)
+    finally:
+        engine.dispose()
+    return POSTGRES_ADMIN_URL
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
+    import sqlalchemy as sa
+
+    name = f"payrisk_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'create database "{name}"'))
+    url = postgres_server_url.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh SQLite database file in the test's temporary folder."""
+    return f"sqlite:///{tmp_path / 'payrisk.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Runs a test once on SQLite and once on a real PostgreSQL database."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    url: str = request.getfixturevalue(fixture)
+    return url
+
+
+@pytest.fixture
+def payrisk_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point every PAYRISK_ setting at a temporary folder; returns that folder."""
+    data_dir = tmp_path / "payrisk-data"
+    monkeypatch.setenv("PAYRISK_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("PAYRISK_DATABASE_URL", raising=False)
+    monkeypatch.delenv("PAYRISK_MLFLOW_TRACKING_URI", raising=False)
+    return data_dir
