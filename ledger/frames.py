@@ -49,7 +49,7 @@ def conform(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
     for column in table.columns:
         dtype = dtype_of(column)
         if column.name not in frame.columns:
-            out[column.name] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
+            out[column.name] = pd.Series(index=frame.index, dtype=dtype)
             continue
         values = frame[column.name]
         if column.kind == "date":

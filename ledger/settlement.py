@@ -27,7 +27,8 @@ def covering_payment_dates(invoices: pd.DataFrame, payments: pd.DataFrame) -> pd
     invoice_amount = applied["invoice_id"].map(due)
     covered = applied[applied["paid_so_far"] >= invoice_amount - COVER_TOLERANCE_AMOUNT]
     first_cover = covered.groupby("invoice_id")["payment_date"].min()
-    return invoices["invoice_id"].map(first_cover).astype("datetime64[ns]")
+    dates = first_cover.reindex(invoices["invoice_id"].to_numpy()).to_numpy(dtype="datetime64[ns]")
+    return pd.Series(dates, index=invoices.index, dtype="datetime64[ns]")
 
 
 def settled_dates(invoices: pd.DataFrame, payments: pd.DataFrame) -> pd.Series:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from payrisk.commands import db as db_commands
 from payrisk.commands import features as features_commands
 from payrisk.commands import generate as generate_commands
 from payrisk.commands import ledger as ledger_commands
@@ -17,5 +18,6 @@ app = typer.Typer(
 )
 app.add_typer(ledger_commands.app, name="ledger", help="Validate, import and inspect a ledger.")
 generate_commands.register(app)
+db_commands.register(app)
 features_commands.register(app)
 train_commands.register(app)

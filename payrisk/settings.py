@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -33,6 +34,38 @@ class Settings(BaseSettings):
     grace_days: int = Field(0, ge=0, description="days after due still counted as on time")
     snapshot_every_days: int = Field(14, ge=1, description="snapshot interval while open")
     random_seed: int = 42
+
+    # Training split and evaluation (training/split.py, training/evaluate.py)
+    training_cutoff: date | None = Field(
+        None, description="data cutoff for training; default: the ledger's last date"
+    )
+    test_months: int = Field(3, ge=1, description="months of as-of dates in the test period")
+    validation_months: int = Field(3, ge=1, description="months of as-of dates in validation")
+    label_maturity_days: int = Field(
+        60, ge=0, description="gap before each label cutoff so outcomes can mature"
+    )
+    min_train_months: int = Field(3, ge=1, description="fewest months of training as-of dates")
+    min_split_rows: int = Field(50, ge=1, description="fewest labeled rows per split")
+    backtest_folds: int = Field(3, ge=1, description="cutoffs in the backtest, the latest first")
+    backtest_step_months: int = Field(3, ge=1, description="months between backtest cutoffs")
+    cold_start_min_paid: int = Field(
+        3, ge=1, description="customers with fewer paid invoices at t are cold start"
+    )
+    small_sample_rows: int = Field(
+        2000, ge=1, description="warn about rough metrics when a test slice has fewer rows"
+    )
+    bootstrap_rounds: int = Field(200, ge=0, description="bootstrap resamples for metric CIs")
+    model_n_estimators: int = Field(2000, ge=1, description="most boosting rounds (early-stopped)")
+    model_learning_rate: float = Field(0.05, gt=0, description="LightGBM learning rate")
+    model_num_leaves: int = Field(31, ge=2, description="LightGBM leaves per tree")
+    model_min_child_samples: int = Field(50, ge=1, description="LightGBM rows per leaf, at least")
+    model_early_stopping_rounds: int = Field(100, ge=1, description="patience on validation")
+    model_calibration: str = Field("isotonic", description="isotonic, sigmoid or none")
+
+    # Promotion gate (models/registry.py, `payrisk promote`)
+    promotion_margin: float = Field(
+        0.0, ge=0, description="ROC AUC P(late) the challenger must gain over the champion"
+    )
 
     @field_validator("late_bucket_edges_days")
     @classmethod

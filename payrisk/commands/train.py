@@ -1,7 +1,254 @@
-"""`payrisk train` commands."""
+"""`payrisk train`, `payrisk promote` and `payrisk evaluate`: the model's life cycle in MLflow.
+
+Heavy imports (pandas, LightGBM, MLflow) happen inside the commands, so `payrisk --help`
+stays fast.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.table import Table
+
+from ledger.errors import PayriskError
+from payrisk.commands._common import console, err_console, load_settings, user_errors
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ledger.frames import Ledger
+    from payrisk.settings import Settings
+
+DEFAULT_MODEL_URI = "models:/payment-risk@champion"
+
+LedgerOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--ledger",
+        help="Read the ledger from this folder (CSV/Parquet) instead of the database.",
+        file_okay=False,
+    ),
+]
+OracleOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--oracle-dir",
+        help="Folder with a generated ledger's oracle (default: LEDGER/truth if present).",
+        file_okay=False,
+    ),
+]
+
+
+class LedgerInputError(PayriskError):
+    """The ledger to train or evaluate on cannot be read as it is."""
+
+
+def _load_ledger(
+    settings: Settings, ledger_dir: Path | None, oracle_dir: Path | None
+) -> tuple[Ledger, pd.DataFrame | None]:
+    """The ledger (folder, else the configured database) and the oracle if there is one."""
+    from ledger.importer import LedgerSources, read_ledger
+    from ledger.store import LedgerStore
+    from ledger.synthetic import read_oracle
+
+    if ledger_dir is not None:
+        if not ledger_dir.is_dir():
+            raise LedgerInputError(f"--ledger {ledger_dir}: no such folder")
+        loaded = read_ledger(LedgerSources(directory=ledger_dir))
+        if not loaded.report.ok:
+            raise LedgerInputError(
+                f"--ledger {ledger_dir}: {len(loaded.report.rejections)} value(s) rejected; "
+                f"run `payrisk ledger validate {ledger_dir}` for the report"
+            )
+        ledger = loaded.ledger
+        if oracle_dir is None and (ledger_dir / "truth").is_dir():
+            oracle_dir = ledger_dir / "truth"
+    else:
+        database_file = settings.data_dir / "payrisk.db"
+        if settings.database_url is None and not database_file.exists():
+            raise LedgerInputError(
+                f"no ledger database at {database_file}: import a ledger first "
+                "(`payrisk ledger import DIR`) or pass --ledger DIR"
+            )
+        with LedgerStore.from_url(settings.resolved_database_url) as store:
+            ledger = store.load()
+    if oracle_dir is not None and not oracle_dir.is_dir():
+        raise LedgerInputError(f"--oracle-dir {oracle_dir}: no such folder")
+    return ledger, read_oracle(oracle_dir) if oracle_dir is not None else None
+
+
+def _prepare_stores(settings: Settings) -> Any:
+    """The checked MLflow client; the embedded store's folder is created on demand."""
+    from models.registry import open_registry
+
+    if settings.mlflow_tracking_uri is None:
+        settings.ensure_data_dir()
+    return open_registry(settings.resolved_tracking_uri)
+
+
+def _format(value: float) -> str:
+    return "—" if value is None or math.isnan(value) else f"{value:.3f}"
+
+
+def print_metrics_table(metrics: pd.DataFrame, title: str) -> None:
+    """The headline metrics, one row per scorer, as a rich table."""
+    from training.tracking import headline_table
+
+    table_data = headline_table(metrics)
+    table = Table(title=title, title_justify="left")
+    table.add_column("scorer")
+    for column in table_data.columns:
+        table.add_column(str(column), justify="right")
+    for scorer, values in table_data.iterrows():
+        style = "bold" if scorer == "model" else None
+        table.add_row(str(scorer), *(_format(value) for value in values), style=style)
+    console.print(table)
+
+
+def _print_splits(split_summary: pd.DataFrame) -> None:
+    table = Table(title="Rows per split", title_justify="left")
+    for column in ("split", "as-of from", "as-of to", "rows", "labeled", "late share"):
+        table.add_column(column, justify="left" if column == "split" else "right")
+    for line in split_summary.to_dict("records"):
+        table.add_row(
+            str(line["split"]),
+            f"{line['as_of_from']:%Y-%m-%d}",
+            f"{line['as_of_to']:%Y-%m-%d}",
+            str(line["rows"]),
+            str(line["rows_bucket_known"]),
+            _format(line["late_share"]),
+        )
+    console.print(table)
+
+
+def train_command(
+    ledger_dir: LedgerOpt = None,
+    oracle_dir: OracleOpt = None,
+    snapshot_every_days: Annotated[
+        int | None, typer.Option("--snapshot-every-days", min=1, help="Snapshot interval.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
+) -> None:
+    """Train the model and baselines, log the run to MLflow, register it as `challenger`."""
+    settings = load_settings()
+    overrides = {"snapshot_every_days": snapshot_every_days, "random_seed": seed}
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    with user_errors():
+        from training.pipeline import train
+        from training.tracking import log_training_run
+
+        _prepare_stores(settings)
+        ledger, oracle = _load_ledger(settings, ledger_dir, oracle_dir)
+        console.print(
+            f"training on {len(ledger.invoices)} invoices of {len(ledger.customers)} customers"
+            + (" (with the oracle)" if oracle is not None else ""),
+            highlight=False,
+        )
+        result = train(ledger, settings, oracle=oracle)
+        run = log_training_run(result, settings)
+    _print_splits(result.split_summary)
+    print_metrics_table(result.metrics, "Test period (out of time)")
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    console.print(
+        f"run {run.run_id} -> {settings.registered_model_name} v{run.version} "
+        f"(alias challenger); promote it with `payrisk promote`",
+        highlight=False,
+    )
+
+
+def promote_command(
+    force: Annotated[
+        bool, typer.Option("--force", help="Promote even if the gate refuses (recorded).")
+    ] = False,
+    version: Annotated[
+        int | None,
+        typer.Option("--version", min=1, help="Make this version champion, no gate (rollback)."),
+    ] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why, for the record.")] = None,
+    ledger_dir: LedgerOpt = None,
+) -> None:
+    """Move `champion` to the challenger if it beats the champion on the latest test period.
+
+    Both are re-scored on the current ledger's latest out-of-time test split; the gate
+    compares ROC AUC of P(late) (PAYRISK_PROMOTION_MARGIN). A refusal is not an error.
+    """
+    settings = load_settings()
+    with user_errors():
+        from models.registry import promote
+
+        client = _prepare_stores(settings)
+        decision = promote(
+            client,
+            settings.registered_model_name,
+            evaluate=_gate_evaluation(settings, ledger_dir),
+            margin=settings.promotion_margin,
+            force=force,
+            reason=reason,
+            version=None if version is None else str(version),
+        )
+    color = "green" if decision.promoted else "yellow"
+    console.print(f"[{color}]{decision.message}[/]", highlight=False)
+    console.print(
+        f"champion: v{decision.champion_after or '-'} (was v{decision.champion_before or '-'})",
+        highlight=False,
+    )
+
+
+def _gate_evaluation(settings: Settings, ledger_dir: Path | None) -> Any:
+    """model URI -> its test metrics on the current ledger; the split is built once, lazily."""
+    cache: dict[str, Any] = {}
+
+    def evaluate(model_uri: str) -> dict[str, float]:
+        from models.pyfunc import load_payment_risk_model
+        from training.tracking import latest_test_period, model_metrics, rescore
+
+        if "period" not in cache:
+            ledger, _ = _load_ledger(settings, ledger_dir, None)
+            cache["period"] = latest_test_period(ledger, settings)
+            console.print(f"gate: scoring on {cache['period'].description}", highlight=False)
+        loaded = load_payment_risk_model(model_uri, tracking_uri=settings.resolved_tracking_uri)
+        metrics = model_metrics(rescore(loaded.model, cache["period"], settings))
+        console.print(f"gate: {model_uri} ROC AUC P(late) {_format(metrics['roc_auc_late'])}")
+        return metrics
+
+    return evaluate
+
+
+def evaluate_command(
+    model_uri: Annotated[
+        str, typer.Option("--model-uri", help="An MLflow model URI.")
+    ] = DEFAULT_MODEL_URI,
+    ledger_dir: LedgerOpt = None,
+    oracle_dir: OracleOpt = None,
+) -> None:
+    """Re-score a saved model on the ledger's latest out-of-time test split."""
+    settings = load_settings()
+    with user_errors():
+        from models.pyfunc import feature_code_version, load_payment_risk_model
+        from models.registry import resolve_model_uri
+        from training.tracking import latest_test_period, rescore
+
+        client = _prepare_stores(settings)
+        resolve_model_uri(client, model_uri)
+        loaded = load_payment_risk_model(model_uri, tracking_uri=settings.resolved_tracking_uri)
+        ledger, oracle = _load_ledger(settings, ledger_dir, oracle_dir)
+        period = latest_test_period(ledger, settings, oracle=oracle)
+        metrics = rescore(loaded.model, period, settings, with_baselines=True)
+    if loaded.card.feature_code_version != feature_code_version():
+        err_console.print(
+            "[yellow]warning:[/] the model was trained with other feature code "
+            f"({loaded.card.feature_code_version}, now {feature_code_version()})",
+            highlight=False,
+        )
+    print_metrics_table(metrics, f"{model_uri} on {period.description}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add `train`, `promote` and `evaluate` to the root app."""
+    app.command("train")(train_command)
+    app.command("promote")(promote_command)
+    app.command("evaluate")(evaluate_command)

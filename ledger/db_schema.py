@@ -1,0 +1,194 @@
+"""The ledger's SQL tables (SQLAlchemy Core), built from the column contract.
+
+Each contract column becomes a SQL column of its kind's type; required columns are
+NOT NULL. Every table also carries ``created_at`` / ``updated_at`` server timestamps,
+which are bookkeeping, not ledger data: ``LedgerStore.load()`` never returns them.
+
+This module describes the *current* schema and how frames map onto it (statements,
+parameter conversion, parsing of fetched rows); ``ledger.store`` owns connections and
+transactions. The database gets to this schema through the Alembic revisions in
+``ledger/migrations/versions/`` (frozen copies, one per change); a test checks that a
+migrated database matches this metadata exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ledger.contract import TABLES, Column, Table
+from ledger.frames import conform
+
+# Alembic's bookkeeping table. Not the default name, so a database shared with the
+# MLflow tracking store (which keeps its own ``alembic_version``) never collides.
+VERSION_TABLE = "payrisk_alembic_version"
+
+# Deterministic constraint names: later revisions (and SQLite batch mode) refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+AMOUNT_SCALE = 2
+"""Decimal places stored for amounts (cents); ``Numeric(18, 2)``."""
+
+BOOKKEEPING_COLUMNS = ("created_at", "updated_at")
+
+# (table, column) -> "referred_table.referred_column"
+FOREIGN_KEYS: dict[tuple[str, str], str] = {
+    ("invoices", "customer_id"): "customers.customer_id",
+    ("payments", "customer_id"): "customers.customer_id",
+    ("payments", "invoice_id"): "invoices.invoice_id",
+    ("activities", "customer_id"): "customers.customer_id",
+    ("activities", "invoice_id"): "invoices.invoice_id",
+}
+
+# table -> indexed column tuples: what features, imports and the API look rows up by.
+INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "invoices": (("customer_id",), ("paid_date",)),
+    "payments": (("customer_id", "payment_date"), ("invoice_id",)),
+    "activities": (("customer_id", "date"), ("invoice_id",)),
+}
+
+_SQL_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
+    "id": sa.String(),
+    "text": sa.Text(),
+    "date": sa.Date(),
+    "amount": sa.Numeric(18, AMOUNT_SCALE),
+    "flag": sa.Boolean(),
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def sql_type(column: Column) -> sa.types.TypeEngine[Any]:
+    """The SQL type that stores a contract column of this kind."""
+    return _SQL_TYPES[column.kind]
+
+
+def _sql_column(table: Table, column: Column) -> sa.Column[Any]:
+    is_key = column.name == table.key
+    foreign_key = FOREIGN_KEYS.get((table.name, column.name))
+    extra = (sa.ForeignKey(foreign_key),) if foreign_key else ()
+    return sa.Column(
+        column.name,
+        sql_type(column),
+        *extra,
+        primary_key=is_key,
+        nullable=not (is_key or column.required),
+    )
+
+
+def _bookkeeping_columns() -> list[sa.Column[Any]]:
+    return [
+        sa.Column(name, sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now())
+        for name in BOOKKEEPING_COLUMNS
+    ]
+
+
+def _sql_table(table: Table) -> sa.Table:
+    indexes = [sa.Index(None, *columns) for columns in INDEXES.get(table.name, ())]
+    return sa.Table(
+        table.name,
+        metadata,
+        *(_sql_column(table, column) for column in table.columns),
+        *_bookkeeping_columns(),
+        *indexes,
+    )
+
+
+SQL_TABLES: dict[str, sa.Table] = {name: _sql_table(table) for name, table in TABLES.items()}
+"""Ledger table name -> its SQLAlchemy ``Table``, in foreign-key order."""
+
+
+def sql_values(column: Column, values: pd.Series) -> np.ndarray:
+    """One column as Python objects the drivers take: None for missing, ``date`` for dates."""
+    if column.kind == "date":
+        return values.to_numpy(dtype="datetime64[D]").astype(object)
+    if column.kind == "amount":
+        # Rounded here so SQLite stores what PostgreSQL's NUMERIC(18, 2) would.
+        cents = np.round(values.to_numpy(dtype="float64"), AMOUNT_SCALE)
+        return pd.Series(cents).to_numpy(dtype=object, na_value=None)
+    return values.to_numpy(dtype=object, na_value=None)
+
+
+def parameter_chunks(
+    table: Table, frame: pd.DataFrame, max_parameters: int
+) -> Iterator[list[dict[str, Any]]]:
+    """The frame as executemany parameter lists, each under ``max_parameters`` bound values."""
+    names = table.column_names
+    columns = [sql_values(table.column(name), frame[name]) for name in names]
+    rows_per_chunk = max(1, max_parameters // len(names))
+    for start in range(0, len(frame), rows_per_chunk):
+        chunk = [column[start : start + rows_per_chunk] for column in columns]
+        yield [dict(zip(names, values, strict=True)) for values in zip(*chunk, strict=True)]
+
+
+def upsert_statement(table: Table, dialect_name: str) -> sa.Insert:
+    """``INSERT ... ON CONFLICT (key) DO UPDATE`` of every contract column of the table."""
+    sql_table = SQL_TABLES[table.name]
+    insert = sqlite.insert if dialect_name == "sqlite" else postgresql.insert
+    statement = insert(sql_table)
+    data_columns = [name for name in table.column_names if name != table.key]
+    changed = sa.or_(
+        *(sql_table.c[name].is_distinct_from(statement.excluded[name]) for name in data_columns)
+    )
+    # Rows whose values are unchanged are left alone, so updated_at means "last changed".
+    return statement.on_conflict_do_update(
+        index_elements=[table.key],
+        set_={
+            **{name: statement.excluded[name] for name in data_columns},
+            "updated_at": sa.func.now(),
+        },
+        where=changed,
+    )
+
+
+def load_select(table: Table, dialect_name: str) -> sa.Select[Any]:
+    """Reads a table with amounts as floats and dates as ISO text, for vectorized parsing."""
+    sql_table = SQL_TABLES[table.name]
+    selected = []
+    for column in table.columns:
+        expression: sa.ColumnElement[Any] = sql_table.c[column.name]
+        if column.kind == "amount":
+            expression = sa.cast(expression, sa.Float)
+        elif column.kind == "date" and dialect_name == "sqlite":
+            expression = sa.type_coerce(expression, sa.String)  # stored as 'YYYY-MM-DD'
+        elif column.kind == "date":
+            expression = sa.func.to_char(expression, "YYYY-MM-DD")
+        selected.append(expression.label(column.name))
+    return sa.select(*selected).order_by(sql_table.c[table.key])
+
+
+def _parsed_column(column: Column, values: Sequence[Any]) -> pd.Series:
+    objects = np.array(values, dtype=object)
+    if column.kind == "date":
+        return pd.Series(pd.to_datetime(objects, format="%Y-%m-%d"))
+    if column.kind == "amount":
+        return pd.Series(objects.astype("float64"))  # None -> NaN
+    return pd.Series(objects)
+
+
+def frame_from_rows(table: Table, rows: Sequence[Any]) -> pd.DataFrame:
+    """Rows fetched with ``load_select`` as a canonical frame ordered by primary key."""
+    # Transposing in C and parsing whole columns is far faster than building from records.
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(table.columns)
+    raw = pd.DataFrame(
+        {
+            column.name: _parsed_column(column, values)
+            for column, values in zip(table.columns, columns, strict=True)
+        }
+    )
+    frame = conform(table, raw)
+    # PostgreSQL may order text by a locale collation; the contract order is code points.
+    if not frame[table.key].is_monotonic_increasing:
+        frame = frame.sort_values(table.key, kind="stable", ignore_index=True)
+    return frame

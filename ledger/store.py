@@ -1,0 +1,297 @@
+"""The ledger in a SQL database: migrate, bulk upsert, load back into DataFrames.
+
+SQLite (the embedded default) and PostgreSQL, through SQLAlchemy Core. Writes are
+``INSERT ... ON CONFLICT (key) DO UPDATE`` in one transaction for all four tables, so
+an upsert is idempotent by primary key and all-or-nothing. Reads go straight into
+columns (no ORM objects) and come back in canonical dtypes, ordered by primary key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from ledger import migrations
+from ledger.contract import TABLES, Table
+from ledger.db_schema import (
+    SQL_TABLES,
+    frame_from_rows,
+    load_select,
+    parameter_chunks,
+    upsert_statement,
+)
+from ledger.errors import PayriskError
+from ledger.frames import Ledger, conform
+
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+
+# Seconds before an unreachable PostgreSQL server is reported, unless the URL says otherwise.
+_CONNECT_TIMEOUT_SECONDS = 10
+# Any constant shared by every payrisk process: serializes concurrent `migrate()` calls.
+_MIGRATION_LOCK_KEY = 0x7061_7972_6973_6B  # "payrisk"
+# SQLite writers take the write lock at BEGIN: a reader that turns writer mid-transaction
+# fails at once with "database is locked" instead of waiting its turn.
+_SQLITE_BEGIN_OPTION = "payrisk_sqlite_begin"
+
+
+class StoreError(PayriskError):
+    """The ledger database cannot do what was asked (bad URL, bad data for the schema)."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached or opened."""
+
+
+class SchemaOutOfDate(StoreError):
+    """The database's schema revision is not the one this version of payrisk uses."""
+
+
+def masked_url(url: str | sa.URL) -> str:
+    """The URL as text with its password replaced by ``***``."""
+    parsed = url if isinstance(url, sa.URL) else sa.make_url(url)
+    return parsed.render_as_string(hide_password=True)
+
+
+def _parse_url(url: str) -> sa.URL:
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError as error:
+        raise StoreError(f"cannot parse database URL {url!r}: {error}") from error
+    if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
+        raise StoreError(
+            f"database URL {masked_url(parsed)} uses {parsed.get_backend_name()!r}; "
+            f"payrisk supports {' and '.join(SUPPORTED_BACKENDS)}"
+        )
+    return parsed
+
+
+def _sqlite_file(url: sa.URL) -> Path | None:
+    database = url.database
+    if not database or database == ":memory:" or url.query.get("uri"):
+        return None
+    return Path(database)
+
+
+def _configure_sqlite(engine: sa.Engine, url: sa.URL) -> None:
+    database_file = _sqlite_file(url)
+
+    @sa.event.listens_for(engine, "do_connect")
+    def _create_folder(*_: object) -> None:
+        if database_file is not None:
+            database_file.parent.mkdir(parents=True, exist_ok=True)
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: object) -> None:
+        # sqlite3 leaves foreign keys off, and opens transactions only before DML;
+        # taking BEGIN over makes DDL (migrations) and reads transactional too.
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+        dbapi_connection.isolation_level = None
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        mode = connection.get_execution_options().get(_SQLITE_BEGIN_OPTION, "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def create_store_engine(url: str) -> sa.Engine:
+    """An engine for the ledger database with payrisk's connection settings; connects lazily.
+
+    SQLite: foreign keys enforced, real transactions, the file's folder created on the
+    first connection. PostgreSQL: a connect timeout so an unreachable server fails fast.
+    """
+    parsed = _parse_url(url)
+    connect_args: dict[str, Any] = {}
+    is_sqlite = parsed.get_backend_name() == "sqlite"
+    if not is_sqlite and "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = _CONNECT_TIMEOUT_SECONDS
+    engine = sa.create_engine(parsed, connect_args=connect_args)
+    if is_sqlite:
+        _configure_sqlite(engine, parsed)
+    return engine
+
+
+def _check_keys(table: Table, frame: pd.DataFrame) -> None:
+    keys = frame[table.key]
+    if keys.isna().any():
+        rows = np.flatnonzero(keys.isna().to_numpy())[:5].tolist()
+        raise StoreError(f"{table.name}: empty {table.key} in rows {rows}; nothing was written")
+    duplicated = keys[keys.duplicated()].unique()
+    if len(duplicated):
+        raise StoreError(
+            f"{table.name}: {len(duplicated)} duplicate {table.key} values, e.g. "
+            f"{list(duplicated[:5])}; nothing was written"
+        )
+
+
+class LedgerStore:
+    """The ledger database at one URL. Construction never connects; the engine is lazy."""
+
+    def __init__(self, url: str) -> None:
+        self._url = _parse_url(url)
+        self._engine: sa.Engine | None = None
+        self._schema_is_current = False
+
+    @classmethod
+    def from_url(cls, url: str) -> LedgerStore:
+        """A store for a SQLAlchemy URL (``sqlite:///...`` or ``postgresql+psycopg://...``)."""
+        return cls(url)
+
+    @property
+    def display_url(self) -> str:
+        """The database URL with the password masked, for messages and logs."""
+        return masked_url(self._url)
+
+    @property
+    def dialect_name(self) -> str:
+        return self._url.get_backend_name()
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The SQLAlchemy engine, created on first use."""
+        if self._engine is None:
+            self._engine = create_store_engine(self._url.render_as_string(hide_password=False))
+        return self._engine
+
+    def _unavailable(self, error: Exception) -> StoreUnavailable:
+        reason = getattr(error, "orig", None) or error
+        return StoreUnavailable(
+            f"cannot use the database {self.display_url}: {str(reason).strip()}"
+        )
+
+    @contextmanager
+    def _transaction(
+        self, isolation_level: str | None = None, writes: bool = False
+    ) -> Iterator[sa.Connection]:
+        """A connection in a transaction: committed on success, rolled back on any error."""
+        try:
+            connection = self.engine.connect()
+        except (sa.exc.DBAPIError, OSError) as error:
+            raise self._unavailable(error) from error
+        with connection:
+            if isolation_level is not None:
+                connection.execution_options(isolation_level=isolation_level)
+            if writes:
+                connection.execution_options(**{_SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+            try:
+                transaction = connection.begin()  # SQLite: waits for, or fails on, a lock
+            except sa.exc.OperationalError as error:
+                raise self._unavailable(error) from error
+            with transaction:
+                yield connection
+
+    def _check_schema(self, connection: sa.Connection) -> None:
+        if self._schema_is_current:
+            return
+        revision = migrations.current_revision(connection)
+        head = migrations.head_revision()
+        if revision == head:
+            self._schema_is_current = True
+            return
+        if revision is None:
+            problem = "has no payrisk tables yet"
+        elif revision in migrations.known_revisions():
+            problem = f"is at schema revision {revision}, this payrisk needs {head}"
+        else:
+            raise SchemaOutOfDate(
+                f"the database {self.display_url} is at schema revision {revision!r}, which "
+                f"this version of payrisk does not know (newest: {head}); upgrade payrisk"
+            )
+        raise SchemaOutOfDate(
+            f"the database {self.display_url} {problem}: run `payrisk db upgrade`"
+        )
+
+    def revision(self) -> str | None:
+        """The database's current schema revision (None before the first migration)."""
+        with self._transaction() as connection:
+            return migrations.current_revision(connection)
+
+    def migrate(self) -> str:
+        """Upgrade the schema to the newest revision (Alembic ``upgrade head``); idempotent.
+
+        Returns the revision the database is at afterwards.
+        """
+        with self._transaction(writes=True) as connection:
+            if self.dialect_name == "postgresql":
+                connection.execute(
+                    sa.text("select pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                )
+            revision = migrations.current_revision(connection)
+            if revision is not None and revision not in migrations.known_revisions():
+                self._check_schema(connection)  # raises: a newer payrisk migrated it
+            migrations.upgrade(connection)
+        self._schema_is_current = True
+        return migrations.head_revision()
+
+    def upsert(self, ledger: Ledger) -> dict[str, int]:
+        """Insert or update every row of the ledger by primary key; returns rows per table.
+
+        One transaction for all four tables (in foreign-key order): on any error nothing
+        is written. A given row replaces the stored one, missing optional values included.
+        """
+        frames = {name: conform(table, ledger.table(name)) for name, table in TABLES.items()}
+        for name, table in TABLES.items():
+            _check_keys(table, frames[name])
+        max_parameters = self.engine.dialect.insertmanyvalues_max_parameters
+        counts = {}
+        with self._transaction(writes=True) as connection:
+            self._check_schema(connection)
+            for name, table in TABLES.items():
+                statement = upsert_statement(table, self.dialect_name)
+                try:
+                    for rows in parameter_chunks(table, frames[name], max_parameters):
+                        connection.execute(statement, rows)
+                except (sa.exc.IntegrityError, sa.exc.DataError) as error:
+                    raise StoreError(
+                        f"{name}: the database refused the rows ({str(error.orig).strip()}); "
+                        "nothing was written"
+                    ) from error
+                counts[name] = len(frames[name])
+        return counts
+
+    def load(self) -> Ledger:
+        """The whole ledger, in canonical dtypes, each table ordered by its primary key."""
+        # One snapshot for all four tables, even while an import is writing (SQLite's
+        # transaction already holds one).
+        snapshot = "REPEATABLE READ" if self.dialect_name == "postgresql" else None
+        with self._transaction(snapshot) as connection:
+            self._check_schema(connection)
+            frames = {
+                name: frame_from_rows(
+                    table, connection.execute(load_select(table, self.dialect_name)).all()
+                )
+                for name, table in TABLES.items()
+            }
+        return Ledger(**frames)
+
+    def existing_ids(self, table_name: str) -> set[str]:
+        """The primary keys stored in one ledger table."""
+        if table_name not in TABLES:
+            raise KeyError(f"unknown ledger table {table_name!r}; known: {list(TABLES)}")
+        key_column = SQL_TABLES[table_name].c[TABLES[table_name].key]
+        with self._transaction() as connection:
+            self._check_schema(connection)
+            return set(connection.execute(sa.select(key_column)).scalars())
+
+    def dispose(self) -> None:
+        """Close every pooled connection; the store can still be used afterwards."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def __enter__(self) -> LedgerStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.dispose()

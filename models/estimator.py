@@ -1,0 +1,334 @@
+"""The payment-risk model: LightGBM multiclass over the days-late buckets, calibrated.
+
+``PaymentRiskModel`` follows scikit-learn's estimator conventions (``__init__`` only
+stores parameters, learned attributes end in ``_``, ``fit`` returns ``self``), so
+``sklearn.base.clone`` works on it.
+
+* Training: LightGBM multiclass on the buckets of ``LateBuckets``, early stopping on
+  the validation period (multi log loss), then an ``OrdinalCalibrator`` fitted on that
+  same validation period (see ``models.calibration``).
+* Categorical columns (any non-numeric dtype) get their levels learned at fit and are
+  passed to LightGBM as native categoricals (one column each, so one SHAP value per
+  feature); a level never seen at fit, or a missing value, is "missing" at predict.
+* Expected days late: each bucket stands for a number of days late learned at fit --
+  the mean of ``max(days_late, 0)`` over the training rows in that bucket when
+  ``days_late`` is given (rows whose days late is not known yet, e.g. an open invoice
+  already past an edge, are skipped), else ``LateBuckets.default_representative_days``.
+  The expected days late of a row is the probability-weighted mean of those values,
+  never less than the days already overdue at ``as_of``.
+* Explanations: ``contributions`` gives per-feature pushes on the log-odds of "late"
+  (exact TreeSHAP, or the fast path approximation); ``models.explain`` words them.
+* ``n_jobs`` is LightGBM's thread count: on a machine whose cores are busy, 1 thread
+  can be many times faster than 2 (OpenMP threads wait for each other).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from ledger.errors import PayriskError
+from models.buckets import LateBuckets
+from models.calibration import OrdinalCalibrator
+from models.explain import late_log_odds_contributions, path_contributions
+
+
+class TrainingDataError(PayriskError):
+    """The rows given to ``fit`` cannot train a model (one class, no validation rows...)."""
+
+
+class FeatureMismatchError(PayriskError):
+    """The frame given to predict lacks columns the model was trained on, or has bad values."""
+
+
+def is_categorical(series: pd.Series) -> bool:
+    """True for a column the models treat as categorical: any non-numeric, non-bool dtype."""
+    return not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series))
+
+
+class PaymentRiskModel(ClassifierMixin, BaseEstimator):
+    """Calibrated LightGBM over days-late buckets; ``predict_proba`` has one column per bucket."""
+
+    def __init__(
+        self,
+        buckets: LateBuckets = LateBuckets(),  # noqa: B008 -- frozen dataclass, immutable
+        n_estimators: int = 2000,
+        learning_rate: float = 0.05,
+        num_leaves: int = 31,
+        max_depth: int = -1,
+        min_child_samples: int = 50,
+        early_stopping_rounds: int = 100,
+        calibration: Literal["isotonic", "sigmoid", "none"] = "isotonic",
+        random_state: int = 42,
+        n_jobs: int = 2,
+    ) -> None:
+        self.buckets = buckets
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.max_depth = max_depth
+        self.min_child_samples = min_child_samples
+        self.early_stopping_rounds = early_stopping_rounds
+        self.calibration = calibration
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    # -- fitting ---------------------------------------------------------------------
+
+    def fit(
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        *,
+        X_val: pd.DataFrame,
+        y_val: np.ndarray,
+        days_late: np.ndarray | pd.Series | None = None,
+    ) -> PaymentRiskModel:
+        """Train on (X, y), early-stop and calibrate on (X_val, y_val); returns self.
+
+        ``y``/``y_val`` are bucket classes (``LateBuckets.bucket_of``). ``days_late``
+        (optional, aligned with ``X``, NaN where unknown) sets the days each bucket
+        stands for in the expected days late.
+        """
+        y_train, y_valid = self._check_training_data(X, y, X_val, y_val)
+        self.feature_names_in_ = [str(name) for name in X.columns]
+        self.n_features_in_ = len(self.feature_names_in_)
+        self.categorical_features_ = [name for name in X.columns if is_categorical(X[name])]
+        self.category_levels_ = {
+            name: sorted(X[name].dropna().astype(str).unique().tolist())
+            for name in self.categorical_features_
+        }
+        self.classes_ = np.arange(self.buckets.n_classes)
+        self.booster_ = self._train_booster(self._matrix(X), y_train, self._matrix(X_val), y_valid)
+        self.best_iteration_ = int(
+            self.booster_.best_iteration or self.booster_.current_iteration()
+        )
+        self.bucket_days_ = self._learn_bucket_days(y_train, days_late)
+        self.calibrator_ = None
+        if self.calibration != "none":
+            raw_val = self.predict_proba_uncalibrated(X_val)
+            self.calibrator_ = OrdinalCalibrator(self.calibration).fit(raw_val, y_valid)
+        return self
+
+    def _check_training_data(
+        self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if self.calibration not in ("isotonic", "sigmoid", "none"):
+            raise TrainingDataError(
+                f"calibration must be 'isotonic', 'sigmoid' or 'none', got {self.calibration!r}"
+            )
+        y_train = np.asarray(y, dtype="int64")
+        y_valid = np.asarray(y_val, dtype="int64")
+        for name, frame, labels in (("training", X, y_train), ("validation", X_val, y_valid)):
+            if len(frame) == 0:
+                raise TrainingDataError(f"the {name} rows are empty: nothing to fit on")
+            if len(frame) != len(labels):
+                raise TrainingDataError(
+                    f"{name}: {len(frame)} feature rows but {len(labels)} labels"
+                )
+            bad = labels[(labels < 0) | (labels >= self.buckets.n_classes)]
+            if bad.size:
+                raise TrainingDataError(
+                    f"{name}: label {bad[0]} is not a bucket 0..{self.buckets.n_classes - 1}"
+                )
+        if np.unique(y_train).size < 2:
+            raise TrainingDataError(
+                f"all {y_train.size} training rows are in bucket "
+                f"{self.buckets.labels[y_train[0]]!r}; a model needs at least two classes"
+            )
+        if list(X_val.columns) != list(X.columns):
+            raise TrainingDataError("the validation rows do not have the training columns")
+        return y_train, y_valid
+
+    def _train_booster(
+        self, matrix: np.ndarray, y: np.ndarray, matrix_val: np.ndarray, y_val: np.ndarray
+    ) -> lgb.Booster:
+        params = {
+            "objective": "multiclass",
+            "num_class": self.buckets.n_classes,
+            "metric": "multi_logloss",
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "max_depth": self.max_depth,
+            "min_data_in_leaf": self.min_child_samples,
+            "seed": self.random_state,
+            "num_threads": self.n_jobs,
+            "deterministic": True,
+            "force_row_wise": True,
+            "verbose": -1,
+        }
+        names, categorical = self.feature_names_in_, self.categorical_features_
+        train_set = lgb.Dataset(
+            matrix, label=y, feature_name=names, categorical_feature=categorical
+        )
+        valid_set = lgb.Dataset(
+            matrix_val,
+            label=y_val,
+            reference=train_set,
+            feature_name=names,
+            categorical_feature=categorical,
+        )
+        return lgb.train(
+            params,
+            train_set,
+            num_boost_round=self.n_estimators,
+            valid_sets=[valid_set],
+            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
+            if self.early_stopping_rounds > 0
+            else [],
+        )
+
+    def _learn_bucket_days(
+        self, y: np.ndarray, days_late: np.ndarray | pd.Series | None
+    ) -> np.ndarray:
+        bucket_days = self.buckets.default_representative_days()
+        if days_late is None:
+            return bucket_days
+        lateness = np.clip(np.asarray(days_late, dtype="float64"), 0, None)
+        if lateness.shape != y.shape:
+            raise TrainingDataError(f"days_late has {lateness.size} values for {y.size} rows")
+        for bucket in range(self.buckets.n_classes):
+            known = lateness[(y == bucket) & ~np.isnan(lateness)]
+            if known.size:
+                bucket_days[bucket] = known.mean()
+        return bucket_days
+
+    # -- predicting ------------------------------------------------------------------
+
+    def _matrix(self, X: pd.DataFrame) -> np.ndarray:
+        """The float64 matrix LightGBM sees: columns in fit order, categories as codes."""
+        missing = [name for name in self.feature_names_in_ if name not in X.columns]
+        if missing:
+            raise FeatureMismatchError(f"the rows lack the model's feature columns {missing}")
+        columns = []
+        for name in self.feature_names_in_:
+            if name in self.category_levels_:
+                levels = pd.Index(self.category_levels_[name], dtype="string")
+                codes = levels.get_indexer(X[name].astype("string"))
+                columns.append(np.where(codes < 0, np.nan, codes).astype("float64"))
+                continue
+            try:
+                columns.append(pd.to_numeric(X[name]).astype("float64").to_numpy(na_value=np.nan))
+            except (TypeError, ValueError) as error:
+                raise FeatureMismatchError(f"feature {name!r} must be numeric: {error}") from None
+        return np.column_stack(columns) if columns else np.empty((len(X), 0))
+
+    def predict_proba_uncalibrated(self, X: pd.DataFrame) -> np.ndarray:
+        """LightGBM's softmax bucket probabilities (n, n_classes), before calibration."""
+        check_is_fitted(self, "booster_")
+        raw = self.booster_.predict(self._matrix(X), num_iteration=self.best_iteration_)
+        return np.asarray(raw, dtype="float64").reshape(len(X), self.buckets.n_classes)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated bucket probabilities (n, n_classes); every row sums to 1."""
+        raw = self.predict_proba_uncalibrated(X)
+        return raw if self.calibrator_ is None else self.calibrator_.transform(raw)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """The most likely bucket per row."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def priority(self, X: pd.DataFrame) -> np.ndarray:
+        """Worklist ranking score: open amount x P(> 30 days late) (amount in invoice currency)."""
+        over_30 = self.buckets.p_over(self.predict_proba(X), 30)
+        return X["open_amount"].astype("float64").fillna(0).to_numpy() * over_30
+
+    def predict_frame(self, X: pd.DataFrame, as_of: pd.Series, due_date: pd.Series) -> pd.DataFrame:
+        """Per row: ``p_<label>`` per bucket, ``p_late``, ``p_over_<edge>`` (edges > 0),
+        ``expected_days_late`` and ``predicted_payment_date``.
+
+        ``as_of``/``due_date`` align with ``X`` by position. Expected days late is at
+        least the days already overdue at ``as_of``, so the predicted payment date
+        (due date + expected days late, rounded to whole days) is never before ``as_of``.
+        """
+        proba = self.predict_proba(X)
+        frame = pd.DataFrame(proba, columns=[f"p_{label}" for label in self.buckets.labels])
+        frame["p_late"] = self.buckets.p_late(proba)
+        for edge in self.buckets.edges_days:
+            if edge > 0:
+                frame[f"p_over_{edge}"] = self.buckets.p_over(proba, edge)
+        due = pd.to_datetime(pd.Series(due_date)).reset_index(drop=True)
+        as_of_dates = pd.to_datetime(pd.Series(as_of)).reset_index(drop=True)
+        overdue_days = ((as_of_dates - due).dt.days).to_numpy(dtype="float64")
+        expected = np.fmax(proba @ self.bucket_days_, overdue_days)
+        frame["expected_days_late"] = expected
+        frame["predicted_payment_date"] = due + pd.to_timedelta(np.round(expected), unit="D")
+        frame.index = X.index
+        return frame
+
+    def contributions(
+        self, X: pd.DataFrame, method: Literal["shap", "path"] = "shap"
+    ) -> pd.DataFrame:
+        """Contributions to the log-odds of "late", one column per feature.
+
+        ``shap``: LightGBM's TreeSHAP (``pred_contrib``); ``path``: the fast path
+        approximation (``models.explain.path_contributions``). See ``models.explain``
+        for the quantity explained.
+        """
+        check_is_fitted(self, "booster_")
+        matrix = self._matrix(X)
+        raw = (
+            path_contributions(self.booster_, matrix, self.best_iteration_)
+            if method == "path"
+            else self.booster_.predict(
+                matrix, num_iteration=self.best_iteration_, pred_contrib=True
+            )
+        )
+        values = late_log_odds_contributions(
+            np.asarray(raw, dtype="float64"), self.buckets.n_classes, self.n_features_in_
+        )
+        return pd.DataFrame(values, columns=self.feature_names_in_, index=X.index)
+
+
+RISK_TIERS = ("low", "medium", "high")
+TIER_DTYPE = pd.CategoricalDtype(list(RISK_TIERS), ordered=True)
+
+
+def customer_rollup(
+    scored: pd.DataFrame, tier_edges: tuple[float, float] = (0.10, 0.30)
+) -> pd.DataFrame:
+    """Per customer, riskiest first: open amount, expected amount > 30 days late, tier.
+
+    ``scored`` has one row per open invoice with ``customer_id``, ``open_amount`` and
+    ``p_over_30`` (e.g. ``predict_frame`` joined to the keys). Expected amount > 30 days
+    late = sum of open amount x P(> 30) (invoice currency, so roll up one currency at a
+    time). ``expected_share_over_30`` = that / open amount (the mean P(> 30) when
+    nothing is open); tier ``high`` from ``tier_edges[1]``, ``medium`` from
+    ``tier_edges[0]``, else ``low``.
+    """
+    missing = {"customer_id", "open_amount", "p_over_30"} - set(scored.columns)
+    if missing:
+        raise FeatureMismatchError(f"the customer roll-up needs the columns {sorted(missing)}")
+    open_amount = scored["open_amount"].astype("float64").fillna(0.0)
+    parts = pd.DataFrame(
+        {
+            "customer_id": scored["customer_id"],
+            "open_invoices": 1,
+            "open_amount": open_amount,
+            "expected_amount_over_30": open_amount * scored["p_over_30"].astype("float64"),
+            "mean_p_over_30": scored["p_over_30"].astype("float64"),
+            "max_p_over_30": scored["p_over_30"].astype("float64"),
+        }
+    )
+    rollup = parts.groupby("customer_id", sort=False).agg(
+        {
+            "open_invoices": "sum",
+            "open_amount": "sum",
+            "expected_amount_over_30": "sum",
+            "mean_p_over_30": "mean",
+            "max_p_over_30": "max",
+        }
+    )
+    share = rollup["expected_amount_over_30"] / rollup["open_amount"].where(
+        rollup["open_amount"] > 0
+    )
+    rollup["expected_share_over_30"] = share.fillna(rollup["mean_p_over_30"])
+    tier_index = np.searchsorted(np.asarray(tier_edges), rollup["expected_share_over_30"], "right")
+    rollup["risk_tier"] = pd.Categorical.from_codes(tier_index, dtype=TIER_DTYPE)
+    ordered = rollup.sort_values("expected_amount_over_30", ascending=False, kind="stable")
+    return ordered.drop(columns="mean_p_over_30").reset_index()

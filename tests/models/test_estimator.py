@@ -1,0 +1,150 @@
+"""PaymentRiskModel: sklearn conventions, smoke, behaviour (direction), bad input."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from models.buckets import LateBuckets
+from models.calibration import cumulative_from_proba
+from models.estimator import (
+    FeatureMismatchError,
+    PaymentRiskModel,
+    TrainingDataError,
+    customer_rollup,
+)
+from models.metrics import brier
+
+SMALL = {"n_estimators": 60, "learning_rate": 0.1, "min_child_samples": 5, "n_jobs": 1}
+
+
+def test_clone_keeps_params_and_drops_the_fit(fitted_model: PaymentRiskModel) -> None:
+    copy = clone(fitted_model)
+    assert copy.get_params() == fitted_model.get_params()
+    assert not hasattr(copy, "booster_")
+
+
+def test_fit_predict_smoke(fitted_model: PaymentRiskModel, training_data: dict) -> None:
+    X_test, _, _ = training_data["test"]
+    proba = fitted_model.predict_proba(X_test)
+    assert proba.shape == (len(X_test), 5)
+    assert proba.sum(axis=1) == pytest.approx(np.ones(len(X_test)))
+    assert np.all(np.diff(cumulative_from_proba(proba), axis=1) <= 1e-12)
+    assert fitted_model.feature_names_in_ == list(X_test.columns)
+    assert fitted_model.categorical_features_ == ["currency", "terms"]
+    assert 1 <= fitted_model.best_iteration_ <= 200
+    assert set(fitted_model.predict(X_test)) <= set(range(5))
+
+
+def test_bucket_days_learned_from_days_late(fitted_model: PaymentRiskModel) -> None:
+    bucket_days = fitted_model.bucket_days_
+    assert bucket_days[0] == 0.0
+    assert 1 <= bucket_days[1] <= 30 and 31 <= bucket_days[2] <= 60 and 61 <= bucket_days[3] <= 90
+
+
+def test_predict_frame(fitted_model: PaymentRiskModel, training_data: dict) -> None:
+    X = training_data["test"][0].head(3).set_axis(["a", "b", "c"])
+    as_of = pd.Series(pd.to_datetime(["2026-03-10"] * 3))
+    due = pd.Series(pd.to_datetime(["2026-04-01", "2026-03-01", "2025-11-01"]))
+    frame = fitted_model.predict_frame(X, as_of=as_of, due_date=due)
+    assert list(frame.index) == ["a", "b", "c"]
+    assert {"p_on_time", "p_late_over_90", "p_late", "p_over_30", "expected_days_late"} <= set(
+        frame.columns
+    )
+    assert frame["p_late"].to_numpy() == pytest.approx(1 - frame["p_on_time"].to_numpy())
+    # row c is already 129 days overdue: it cannot be paid before as_of
+    assert frame["expected_days_late"].iloc[2] >= 129
+    assert (frame["predicted_payment_date"] >= as_of.to_numpy()).all()
+
+
+def test_unseen_category_is_treated_as_missing(
+    fitted_model: PaymentRiskModel, training_data: dict
+) -> None:
+    X = training_data["test"][0].head(5)
+    unseen = X.assign(currency=pd.array(["JPY"] * 5, dtype="string"))
+    missing = X.assign(currency=pd.array([None] * 5, dtype="string"))
+    assert fitted_model.predict_proba(unseen) == pytest.approx(fitted_model.predict_proba(missing))
+
+
+def test_more_late_history_never_lowers_p_late(
+    fitted_model: PaymentRiskModel, training_data: dict
+) -> None:
+    X = training_data["test"][0].head(300).assign(paid_invoices_count=10.0)
+    p_late_by_ratio = [
+        fitted_model.buckets.p_late(
+            fitted_model.predict_proba(
+                X.assign(late_ratio_by_count=ratio, late_invoices_count=10.0 * ratio)
+            )
+        )
+        for ratio in (0.0, 0.3, 0.6, 0.9)
+    ]
+    for lower, higher in itertools.pairwise(p_late_by_ratio):
+        assert np.all(higher >= lower - 1e-9)
+    assert np.mean(p_late_by_ratio[-1] - p_late_by_ratio[0]) > 0.2
+
+
+def test_calibration_on_the_validation_period_fixes_drift(training_data: dict) -> None:
+    """Customers paid 20 days earlier in the training period: raw P(late) is too low later."""
+    X, _, days_late = training_data["train"]
+    X_val, y_val, _ = training_data["val"]
+    X_test, y_test, _ = training_data["test"]
+    buckets = LateBuckets()
+    model = PaymentRiskModel(**SMALL).fit(
+        X, buckets.bucket_of(days_late - 20), X_val=X_val, y_val=y_val
+    )
+    late = (y_test >= 1).astype(float)
+    calibrated = brier(late, buckets.p_late(model.predict_proba(X_test)))
+    raw = brier(late, buckets.p_late(model.predict_proba_uncalibrated(X_test)))
+    assert calibrated < raw - 0.01
+
+
+def test_same_data_and_seed_give_identical_probabilities(training_data: dict) -> None:
+    X, y, _ = training_data["train"]
+    X_val, y_val, _ = training_data["val"]
+    first, second = (
+        PaymentRiskModel(**SMALL).fit(X.head(600), y[:600], X_val=X_val, y_val=y_val)
+        for _ in range(2)
+    )
+    assert np.array_equal(first.predict_proba(X_val), second.predict_proba(X_val))
+
+
+def test_training_errors_are_clear(training_data: dict) -> None:
+    X, y, _ = training_data["train"]
+    X_small = X.head(20)
+    with pytest.raises(TrainingDataError, match="at least two classes"):
+        PaymentRiskModel(**SMALL).fit(X_small, np.zeros(20), X_val=X_small, y_val=np.zeros(20))
+    with pytest.raises(TrainingDataError, match="validation rows are empty"):
+        PaymentRiskModel(**SMALL).fit(X_small, y[:20], X_val=X_small.head(0), y_val=y[:0])
+    with pytest.raises(TrainingDataError, match="label 7"):
+        PaymentRiskModel(**SMALL).fit(X_small, np.full(20, 7), X_val=X_small, y_val=y[:20])
+
+
+def test_missing_feature_at_predict_is_named(fitted_model: PaymentRiskModel, training_data: dict):
+    X = training_data["test"][0].head(3).drop(columns=["late_ratio_by_count"])
+    with pytest.raises(FeatureMismatchError, match="late_ratio_by_count"):
+        fitted_model.predict_proba(X)
+
+
+def test_customer_rollup() -> None:
+    scored = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "c"],
+            "open_amount": [100.0, 300.0, 1000.0, 0.0],
+            "p_over_30": [0.5, 0.1, 0.05, 0.4],
+        }
+    )
+    rollup = customer_rollup(scored).set_index("customer_id")
+    assert rollup.index.tolist() == ["a", "b", "c"]
+    assert rollup.loc["a", "expected_amount_over_30"] == pytest.approx(80.0)
+    assert rollup.loc["a", "expected_share_over_30"] == pytest.approx(0.2)
+    assert rollup["risk_tier"].tolist() == ["medium", "low", "high"]
+    assert rollup.loc["a", "open_invoices"] == 2
+
+
+def test_buckets_are_a_parameter() -> None:
+    model = PaymentRiskModel(buckets=LateBuckets(edges_days=(0, 30)))
+    assert model.get_params()["buckets"].n_classes == 3

@@ -1,0 +1,41 @@
+"""Generated ledgers and fast settings shared by the training tests."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from ledger.frames import Ledger
+from ledger.synthetic import GeneratedLedger, GeneratorConfig, generate_ledger
+from payrisk.settings import Settings
+
+END = date(2026, 11, 30)
+
+
+def fast_settings(**overrides: object) -> Settings:
+    """Settings that train in seconds: few trees, a coarse grid, a short bootstrap."""
+    values: dict[str, object] = {
+        "snapshot_every_days": 28,
+        "model_n_estimators": 60,
+        "model_early_stopping_rounds": 15,
+        "model_min_child_samples": 20,
+        "model_learning_rate": 0.1,
+        "bootstrap_rounds": 30,
+    }
+    return Settings(**(values | overrides))  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def generated_120x2() -> GeneratedLedger:
+    """120 customers over 2 years, with payments, activities and the oracle."""
+    return generate_ledger(GeneratorConfig(customers=120, years=2, seed=11, end=END))
+
+
+@pytest.fixture(scope="session")
+def small_paid_ledger() -> Ledger:
+    """Issue 3's small case: ~100 customers, 2 years, every invoice paid, invoices only."""
+    generated = generate_ledger(GeneratorConfig(customers=100, years=2, seed=5, end=END))
+    invoices = generated.ledger.invoices
+    paid = invoices.loc[invoices["paid_date"].notna()]
+    return Ledger.from_frames(customers=generated.ledger.customers, invoices=paid)

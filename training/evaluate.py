@@ -1,0 +1,292 @@
+"""Evaluation on one out-of-time split: the model, the baselines and the oracle, side by side.
+
+Scorers: ``model`` (calibrated), ``model_uncalibrated``, each baseline, and ``oracle``
+(the generator's true P(late) and P(> 30); only the metrics that need those two).
+Every scorer is judged on the very same rows, per slice: ``all``, ``cold_start``
+(customers with fewer than ``cold_start_min_paid`` paid invoices at t) and ``warm``.
+Each binary metric uses the rows whose binary target is known (``training.labels``).
+
+Late-amount capture is reported twice: pooled over every test row (``capture_at_k``,
+from ``models.metrics.score_report``) and the way a collector lives it
+(``capture_at_k_daily``): on each grid date, the worklist is every invoice open that
+day; capture is computed on that day's list and the days are pooled weighted by the
+amount ending > 30 days late (sum of captured amounts / sum of late amounts).
+Priority: the model's open amount x P(> 30) against the aging order.
+
+Confidence: row and positive counts sit beside the metrics, ROC AUCs get a 95%
+bootstrap interval resampling customers (rows of one customer are not independent),
+and a slice with fewer than ``small_sample_rows`` labeled rows yields a warning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_curve
+
+from features.registry import FEATURE_NAMES
+from models.buckets import LateBuckets
+from models.metrics import (
+    brier,
+    calibration_curve,
+    expected_calibration_error,
+    late_amount_capture,
+    pr_auc,
+    roc_auc,
+    score_report,
+)
+from training.capture import DAILY_FRACTIONS, daily_capture_curve, daily_metrics
+from training.confidence import bootstrap_auc_interval
+
+ORACLE = "oracle"
+GAP = "gap_oracle_minus_model"
+TARGETS = ("late", "over_30")
+SLICES = ("all", "cold_start", "warm")
+_ROC_POINTS = 200
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """Knobs of the evaluation (from Settings via the pipeline)."""
+
+    cold_start_min_paid: int = 3
+    small_sample_rows: int = 2000
+    bootstrap_rounds: int = 200
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class Scores:
+    """What one scorer says about each row; ``proba`` (bucket probabilities) may be None."""
+
+    p_late: np.ndarray
+    p_over_30: np.ndarray
+    priority: np.ndarray
+    proba: np.ndarray | None = None
+
+
+@dataclass
+class Evaluation:
+    """The tidy metrics (scorer, slice, metric, value), curves for plots, and warnings."""
+
+    metrics: pd.DataFrame
+    curves: dict[str, pd.DataFrame] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _from_proba(proba: np.ndarray, priority: np.ndarray, buckets: LateBuckets) -> Scores:
+    return Scores(buckets.p_late(proba), buckets.p_over(proba, 30), priority, proba)
+
+
+def score_rows(
+    model: Any, baselines: dict[str, Any], rows: pd.DataFrame, buckets: LateBuckets
+) -> dict[str, Scores]:
+    """Scores of the model, the uncalibrated model, each baseline and (if present) the oracle."""
+    features = rows[list(FEATURE_NAMES)]
+    open_amount = np.nan_to_num(rows["open_amount"].to_numpy(dtype="float64", na_value=np.nan))
+    scores = {
+        "model": _from_proba(model.predict_proba(features), model.priority(features), buckets)
+    }
+    raw = model.predict_proba_uncalibrated(features)
+    scores["model_uncalibrated"] = _from_proba(raw, open_amount * buckets.p_over(raw, 30), buckets)
+    for name, baseline in baselines.items():
+        scores[name] = _from_proba(
+            baseline.predict_proba(features), baseline.priority(features), buckets
+        )
+    if "p_late_true" in rows.columns and rows["p_late_true"].notna().all():
+        p_over = rows["p_over_30_true"].to_numpy(dtype="float64")
+        scores[ORACLE] = Scores(
+            rows["p_late_true"].to_numpy(dtype="float64"), p_over, open_amount * p_over
+        )
+    return scores
+
+
+def _targets(rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Binary targets as float arrays, NaN where unknown; and the bucket."""
+    return {
+        name: rows[name].astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
+        for name in ("bucket", *TARGETS)
+    }
+
+
+def _binary_metrics(
+    targets: dict[str, np.ndarray], scores: Scores, open_amount: np.ndarray
+) -> dict[str, float]:
+    """The metrics that need only P(late) and P(> 30) (what the oracle has)."""
+    late, over = targets["late"], targets["over_30"]
+    known_over = ~np.isnan(over)
+    amount_over = open_amount[known_over] * over[known_over]
+    return {
+        "roc_auc_late": roc_auc(late, scores.p_late),
+        "pr_auc_late": pr_auc(late, scores.p_late),
+        "roc_auc_over_30": roc_auc(over, scores.p_over_30),
+        "pr_auc_over_30": pr_auc(over, scores.p_over_30),
+        "brier_late": brier(late, scores.p_late),
+        "brier_over_30": brier(over, scores.p_over_30),
+        "ece_late": expected_calibration_error(late, scores.p_late),
+        "ece_over_30": expected_calibration_error(over, scores.p_over_30),
+        **{
+            f"capture_at_{round(k * 100)}": late_amount_capture(
+                scores.priority[known_over], amount_over, k
+            )
+            for k in DAILY_FRACTIONS
+        },
+    }
+
+
+def _counts(rows: pd.DataFrame, targets: dict[str, np.ndarray]) -> dict[str, float]:
+    """How much evidence stands behind the slice's metrics."""
+    return {
+        "n_rows": float(len(rows)),
+        "n_customers": float(rows["customer_id"].nunique()),
+        "n_bucket_known": float(np.sum(~np.isnan(targets["bucket"]))),
+        "n_late_known": float(np.sum(~np.isnan(targets["late"]))),
+        "n_late": float(np.nansum(targets["late"])),
+        "n_over_30_known": float(np.sum(~np.isnan(targets["over_30"]))),
+        "n_over_30": float(np.nansum(targets["over_30"])),
+    }
+
+
+def _slice_masks(rows: pd.DataFrame, config: EvaluationConfig) -> dict[str, np.ndarray]:
+    cold = (rows["paid_invoices_count"].fillna(0) < config.cold_start_min_paid).to_numpy()
+    return {"all": np.ones(len(rows), dtype=bool), "cold_start": cold, "warm": ~cold}
+
+
+def _scorer_metrics(
+    rows: pd.DataFrame, scores: Scores, buckets: LateBuckets, config: EvaluationConfig
+) -> dict[str, float]:
+    """Every metric of one scorer on one slice (rows already restricted to the slice)."""
+    targets = _targets(rows)
+    open_amount = np.nan_to_num(rows["open_amount"].to_numpy(dtype="float64", na_value=np.nan))
+    if scores.proba is not None:
+        values = score_report(
+            targets["bucket"],
+            scores.proba,
+            buckets,
+            scores.priority,
+            open_amount,
+            y_late=targets["late"],
+            y_over_30=targets["over_30"],
+        )
+    else:
+        values = _binary_metrics(targets, scores, open_amount)
+    values |= _counts(rows, targets)
+    customers = rows["customer_id"].to_numpy()
+    for target in TARGETS:
+        score = scores.p_late if target == "late" else scores.p_over_30
+        low, high = bootstrap_auc_interval(
+            targets[target], score, customers, config.bootstrap_rounds, config.seed
+        )
+        values[f"roc_auc_{target}_ci_low"], values[f"roc_auc_{target}_ci_high"] = low, high
+    return values
+
+
+def _take(scores: Scores, mask: np.ndarray) -> Scores:
+    proba = None if scores.proba is None else scores.proba[mask]
+    return Scores(scores.p_late[mask], scores.p_over_30[mask], scores.priority[mask], proba)
+
+
+def metrics_frame(
+    rows: pd.DataFrame, scores: dict[str, Scores], buckets: LateBuckets, config: EvaluationConfig
+) -> pd.DataFrame:
+    """Tidy metrics ``scorer, slice, metric, value`` for every scorer and slice, plus the gap."""
+    records = []
+    for slice_name, mask in _slice_masks(rows, config).items():
+        if not mask.any():
+            continue  # an empty slice has no metrics; sample_warnings says so
+        sliced = rows.loc[mask].reset_index(drop=True)
+        for scorer, scored in scores.items():
+            values = _scorer_metrics(sliced, _take(scored, mask), buckets, config)
+            if slice_name == "all":
+                values |= daily_metrics(sliced, scored.priority)
+            records += [(scorer, slice_name, metric, value) for metric, value in values.items()]
+    frame = pd.DataFrame(records, columns=["scorer", "slice", "metric", "value"])
+    return pd.concat([frame, _oracle_gap(frame)], ignore_index=True)
+
+
+def _oracle_gap(frame: pd.DataFrame) -> pd.DataFrame:
+    """oracle - model for every metric both have (AUC: > 0 means the oracle ranks better)."""
+    wide = frame.pivot_table(
+        index=["slice", "metric"], columns="scorer", values="value", dropna=False
+    )
+    if ORACLE not in wide.columns:
+        return pd.DataFrame(columns=frame.columns)
+    gap = (wide[ORACLE] - wide["model"]).dropna().rename("value").reset_index()
+    gap = gap[~gap["metric"].str.startswith(("n_", "worklist_"))]
+    return gap.assign(scorer=GAP)[list(frame.columns)]
+
+
+def _roc_points(target: np.ndarray, score: np.ndarray) -> pd.DataFrame:
+    known = ~np.isnan(target)
+    if np.unique(target[known]).size < 2:
+        return pd.DataFrame(columns=["fpr", "tpr"])
+    fpr, tpr, _ = roc_curve(target[known], score[known])
+    keep = np.unique(np.linspace(0, fpr.size - 1, min(fpr.size, _ROC_POINTS)).round().astype(int))
+    return pd.DataFrame({"fpr": fpr[keep], "tpr": tpr[keep]})
+
+
+def curves_for(rows: pd.DataFrame, scores: dict[str, Scores]) -> dict[str, pd.DataFrame]:
+    """Plot data, long format with a ``scorer`` column: ``roc``, ``calibration``, ``capture``."""
+    targets = _targets(rows)
+    parts: dict[str, list[pd.DataFrame]] = {"roc": [], "calibration": [], "capture": []}
+    for scorer, scored in scores.items():
+        for target in TARGETS:
+            score = scored.p_late if target == "late" else scored.p_over_30
+            labels = {"scorer": scorer, "target": target}
+            parts["roc"].append(_roc_points(targets[target], score).assign(**labels))
+            parts["calibration"].append(calibration_curve(targets[target], score).assign(**labels))
+        parts["capture"].append(daily_capture_curve(rows, scored.priority).assign(scorer=scorer))
+    return {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}
+
+
+def sample_warnings(metrics: pd.DataFrame, config: EvaluationConfig, where: str) -> list[str]:
+    """A warning per slice whose labeled rows fall under ``small_sample_rows``."""
+    model = metrics[metrics["scorer"] == "model"].set_index(["slice", "metric"])["value"]
+    warnings = []
+    for slice_name in SLICES:
+        count = model.get((slice_name, "n_late_known"), 0.0)
+        if count == 0:
+            warnings.append(f"{where}, slice {slice_name!r}: no labeled rows, no metrics")
+        elif count < config.small_sample_rows:
+            auc, low, high = (
+                model.get((slice_name, f"roc_auc_late{suffix}"), np.nan)
+                for suffix in ("", "_ci_low", "_ci_high")
+            )
+            warnings.append(
+                f"{where}, slice {slice_name!r}: only {int(count)} labeled rows "
+                f"(< {config.small_sample_rows}); metrics are rough -- model ROC AUC for "
+                f"P(late) {auc:.3f}, 95% interval {low:.3f}-{high:.3f}"
+            )
+    return warnings
+
+
+def feature_importance(model: Any) -> pd.DataFrame:
+    """Total gain per feature, largest first: ``feature, gain, gain_share, splits``."""
+    booster = model.booster_
+    gain = booster.feature_importance(importance_type="gain", iteration=model.best_iteration_)
+    splits = booster.feature_importance(importance_type="split", iteration=model.best_iteration_)
+    frame = pd.DataFrame({"feature": booster.feature_name(), "gain": gain, "splits": splits})
+    frame["gain_share"] = frame["gain"] / frame["gain"].sum() if frame["gain"].sum() else 0.0
+    frame = frame.sort_values(["gain", "feature"], ascending=[False, True], ignore_index=True)
+    return frame[["feature", "gain", "gain_share", "splits"]]
+
+
+def evaluate(
+    model: Any,
+    baselines: dict[str, Any],
+    rows: pd.DataFrame,
+    buckets: LateBuckets,
+    config: EvaluationConfig,
+    *,
+    where: str = "test",
+    with_curves: bool = True,
+) -> Evaluation:
+    """Metrics (and curves) of the model, baselines and oracle on labeled split ``rows``."""
+    rows = rows.reset_index(drop=True)
+    scores = score_rows(model, baselines, rows, buckets)
+    metrics = metrics_frame(rows, scores, buckets, config)
+    curves = curves_for(rows, scores) if with_curves else {}
+    return Evaluation(metrics, curves, sample_warnings(metrics, config, where))

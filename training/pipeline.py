@@ -1,0 +1,253 @@
+"""``train()``: ledger -> training frame -> out-of-time split -> model and baselines ->
+evaluation on the test period and a backtest over earlier cutoffs.
+
+No MLflow here: ``training.tracking`` logs a ``TrainingResult``. Same ledger and settings
+(seed included) give identical metrics: LightGBM runs deterministic, every resample is
+seeded, and the backtest refits with a fixed number of trees (the main model's best
+iteration) instead of searching again, which also keeps it cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from features.registry import FEATURE_NAMES, FEATURES
+from ledger.frames import Ledger
+from models.baselines import AgingBaseline, HistoricalLateRatioBaseline, LogisticBaseline
+from models.buckets import LateBuckets
+from models.estimator import PaymentRiskModel
+from training.dataset import (
+    TrainingSettings,
+    buckets_from,
+    build_training_frame,
+    data_cutoff_of,
+    ledger_date_range,
+)
+from training.evaluate import EvaluationConfig, evaluate, feature_importance
+from training.split import (
+    SplitConfig,
+    backtest_cutoffs,
+    plan_split,
+    split_frame,
+    split_summary,
+)
+
+logger = logging.getLogger(__name__)
+
+BASELINES = {
+    "aging": AgingBaseline,
+    "historical_late_ratio": HistoricalLateRatioBaseline,
+    "logistic": LogisticBaseline,
+}
+INPUT_EXAMPLE_ROWS = 5
+
+
+@dataclass
+class TrainingResult:
+    """Everything a training run produced; ``training.tracking`` logs it to MLflow."""
+
+    model: PaymentRiskModel
+    baselines: dict[str, Any]
+    metrics: pd.DataFrame  # test period: scorer, slice, metric, value
+    backtest: pd.DataFrame  # fold, data_cutoff, test_from, test_to, scorer, metric, value
+    curves: dict[str, pd.DataFrame]  # roc, calibration, capture (long format)
+    feature_importance: pd.DataFrame  # feature, gain, gain_share, splits
+    split_summary: pd.DataFrame  # one line per split: as-of range, label cutoff, counts
+    data_fingerprint: str  # sha256 of the ledger's content
+    date_range: tuple[pd.Timestamp, pd.Timestamp]  # first issue date, last fact date
+    data_cutoff: pd.Timestamp
+    params: dict[str, Any]
+    feature_table: pd.DataFrame  # the feature registry: name, description, unit, ...
+    input_example: pd.DataFrame  # a few feature rows of the test period
+    warnings: list[str] = field(default_factory=list)
+    durations_seconds: dict[str, float] = field(default_factory=dict)
+
+
+def split_config_from(settings: TrainingSettings) -> SplitConfig:
+    """The split lengths and minimum sizes of the settings."""
+    return SplitConfig(
+        test_months=settings.test_months,
+        validation_months=settings.validation_months,
+        label_maturity_days=settings.label_maturity_days,
+        min_train_months=settings.min_train_months,
+        min_split_rows=settings.min_split_rows,
+    )
+
+
+def evaluation_config_from(settings: TrainingSettings) -> EvaluationConfig:
+    """The evaluation knobs of the settings."""
+    return EvaluationConfig(
+        cold_start_min_paid=settings.cold_start_min_paid,
+        small_sample_rows=settings.small_sample_rows,
+        bootstrap_rounds=settings.bootstrap_rounds,
+        seed=settings.random_seed,
+    )
+
+
+def model_params_from(settings: TrainingSettings) -> dict[str, Any]:
+    """``PaymentRiskModel`` parameters (without the buckets) from the settings."""
+    return {
+        "n_estimators": settings.model_n_estimators,
+        "learning_rate": settings.model_learning_rate,
+        "num_leaves": settings.model_num_leaves,
+        "min_child_samples": settings.model_min_child_samples,
+        "early_stopping_rounds": settings.model_early_stopping_rounds,
+        "calibration": settings.model_calibration,
+        "random_state": settings.random_seed,
+    }
+
+
+def ledger_fingerprint(ledger: Ledger) -> str:
+    """sha256 over every table's columns and row hashes, rows sorted by key (order-free)."""
+    digest = hashlib.sha256()
+    for name, frame in sorted(ledger.tables().items()):
+        key = frame.columns[0]
+        ordered = frame.sort_values(key, kind="stable", ignore_index=True)
+        digest.update(f"{name}:{','.join(map(str, frame.columns))}:{len(frame)}".encode())
+        digest.update(pd.util.hash_pandas_object(ordered, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def fit_all(
+    splits: dict[str, pd.DataFrame], buckets: LateBuckets, model_params: dict[str, Any]
+) -> tuple[PaymentRiskModel, dict[str, Any]]:
+    """The model and every baseline, fitted on the train rows with a known bucket."""
+    train = splits["train"].loc[splits["train"]["bucket_known"]]
+    validation = splits["validation"].loc[splits["validation"]["bucket_known"]]
+    features, target = train[list(FEATURE_NAMES)], train["bucket"].to_numpy(dtype="int64")
+    val_features = validation[list(FEATURE_NAMES)]
+    val_target = validation["bucket"].to_numpy(dtype="int64")
+    model = PaymentRiskModel(buckets=buckets, **model_params).fit(
+        features, target, X_val=val_features, y_val=val_target, days_late=train["days_late"]
+    )
+    baselines = {
+        name: factory(buckets=buckets).fit(features, target, X_val=val_features, y_val=val_target)
+        for name, factory in BASELINES.items()
+    }
+    return model, baselines
+
+
+def _backtest(
+    frame: pd.DataFrame,
+    first_date: pd.Timestamp,
+    main: tuple[pd.Timestamp, pd.DataFrame],
+    settings: TrainingSettings,
+    model: PaymentRiskModel,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Metrics (slice ``all``) per backtest cutoff; the latest fold is the main evaluation."""
+    config, buckets = split_config_from(settings), buckets_from(settings)
+    cutoffs = backtest_cutoffs(
+        first_date,
+        main[0],
+        config,
+        folds=settings.backtest_folds,
+        step_months=settings.backtest_step_months,
+    )
+    fixed_trees = model_params_from(settings) | {
+        "n_estimators": model.best_iteration_,
+        "early_stopping_rounds": model.best_iteration_,
+    }
+    quick = evaluation_config_from(settings)
+    quick = EvaluationConfig(quick.cold_start_min_paid, quick.small_sample_rows, 0, quick.seed)
+    folds = []
+    for fold, cutoff in enumerate(cutoffs):
+        plan = plan_split(first_date, cutoff, config)
+        if fold == 0:
+            metrics = main[1]
+        else:
+            splits = split_frame(frame.loc[frame["as_of"] <= cutoff], plan, config, buckets)
+            fold_model, fold_baselines = fit_all(splits, buckets, fixed_trees)
+            metrics = evaluate(
+                fold_model, fold_baselines, splits["test"], buckets, quick, with_curves=False
+            ).metrics
+        metrics = metrics.loc[metrics["slice"] == "all"].drop(columns="slice")
+        folds.append(
+            metrics.assign(
+                fold=fold, data_cutoff=cutoff, test_from=plan.test_start, test_to=plan.test_end
+            )
+        )
+    warnings = []
+    if len(cutoffs) < settings.backtest_folds:
+        warnings.append(
+            f"backtest: only {len(cutoffs)} of {settings.backtest_folds} cutoffs have enough "
+            f"history (every {settings.backtest_step_months} months back from {main[0].date()})"
+        )
+    columns = ["fold", "data_cutoff", "test_from", "test_to", "scorer", "metric", "value"]
+    return pd.concat(folds, ignore_index=True)[columns], warnings
+
+
+def _params(settings: TrainingSettings, model: PaymentRiskModel) -> dict[str, Any]:
+    return {
+        "late_bucket_edges_days": list(settings.late_bucket_edges_days),
+        "grace_days": settings.grace_days,
+        "snapshot_every_days": settings.snapshot_every_days,
+        **{f"split_{k}": v for k, v in split_config_from(settings).__dict__.items()},
+        **{f"model_{k}": v for k, v in model_params_from(settings).items()},
+        "model_best_iteration": model.best_iteration_,
+        "n_features": len(FEATURE_NAMES),
+        "backtest_folds": settings.backtest_folds,
+        "backtest_step_months": settings.backtest_step_months,
+        "cold_start_min_paid": settings.cold_start_min_paid,
+        "bootstrap_rounds": settings.bootstrap_rounds,
+    }
+
+
+def train(
+    ledger: Ledger, settings: TrainingSettings, *, oracle: pd.DataFrame | None = None
+) -> TrainingResult:
+    """Train the model and baselines out of time, evaluate them, and backtest.
+
+    ``oracle`` (generated ledgers only): ``invoice_id, p_late_true, p_over_30_true``,
+    scored beside the model, never a feature. Raises ``NotEnoughHistory``,
+    ``SingleClassSplit`` or ``CutoffOutsideData`` for a ledger that cannot be split.
+    """
+    clock, durations = time.perf_counter(), {}
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        durations[stage] = round(time.perf_counter() - clock, 3)
+        logger.info("train: %s took %.1f s", stage, durations[stage])
+        clock = time.perf_counter()
+
+    buckets, split_config = buckets_from(settings), split_config_from(settings)
+    first_date, last_date = ledger_date_range(ledger)
+    cutoff = data_cutoff_of(ledger, settings)
+    plan = plan_split(first_date, cutoff, split_config)
+    frame = build_training_frame(ledger, settings, oracle=oracle, cutoff=cutoff)
+    lap("features")
+    splits = split_frame(frame, plan, split_config, buckets)
+    model, baselines = fit_all(splits, buckets, model_params_from(settings))
+    lap("fit")
+    evaluation = evaluate(
+        model, baselines, splits["test"], buckets, evaluation_config_from(settings)
+    )
+    lap("evaluate")
+    backtest, backtest_warnings = _backtest(
+        frame, first_date, (cutoff, evaluation.metrics), settings, model
+    )
+    lap("backtest")
+    return TrainingResult(
+        model=model,
+        baselines=baselines,
+        metrics=evaluation.metrics,
+        backtest=backtest,
+        curves=evaluation.curves,
+        feature_importance=feature_importance(model),
+        split_summary=split_summary(splits, plan),
+        data_fingerprint=ledger_fingerprint(ledger),
+        date_range=(first_date, last_date),
+        data_cutoff=cutoff,
+        params=_params(settings, model),
+        feature_table=pd.DataFrame([spec.__dict__ for spec in FEATURES]),
+        input_example=splits["test"][list(FEATURE_NAMES)]
+        .head(INPUT_EXAMPLE_ROWS)
+        .reset_index(drop=True),
+        warnings=evaluation.warnings + backtest_warnings,
+        durations_seconds=durations,
+    )
