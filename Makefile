@@ -6,9 +6,14 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-DEMO_DIR ?= .payrisk/demo-ledger
+DEMO_DATA_DIR ?= .payrisk/demo
+DEMO_LEDGER := $(DEMO_DATA_DIR)/ledger
 DEMO_CUSTOMERS ?= 400
 DEMO_YEARS ?= 3
+# The demo keeps its own stores (database, MLflow) so it never touches yours.
+# Illustrative rates to the reporting currency (USD) so the worklist can rank across currencies.
+DEMO_ENV := PAYRISK_DATA_DIR=$(DEMO_DATA_DIR) PAYRISK_DATABASE_URL= PAYRISK_MLFLOW_TRACKING_URI= \
+	PAYRISK_FX_RATES='{"EUR": 1.08, "GBP": 1.27, "ILS": 0.27}'
 
 .PHONY: help venv demo test lint format clean
 
@@ -24,10 +29,13 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## Create .venv and install payrisk with its dev tools (skipped when up to date)
 
-demo: $(STAMP) ## Generate a synthetic ledger, import it into the embedded database, show its stats
-	$(BIN)/payrisk generate --customers $(DEMO_CUSTOMERS) --years $(DEMO_YEARS) --seed 7 --end 2026-11-30 --out $(DEMO_DIR)
-	$(BIN)/payrisk ledger import $(DEMO_DIR)
-	$(BIN)/payrisk ledger stats
+demo: $(STAMP) ## From scratch: generate a ledger, import it, train, promote a champion, show the metrics
+	rm -rf $(DEMO_DATA_DIR)
+	$(DEMO_ENV) $(BIN)/payrisk generate --customers $(DEMO_CUSTOMERS) --years $(DEMO_YEARS) --seed 7 --end 2026-11-30 --out $(DEMO_LEDGER)
+	$(DEMO_ENV) $(BIN)/payrisk ledger import $(DEMO_LEDGER)
+	$(DEMO_ENV) $(BIN)/payrisk ledger stats
+	$(DEMO_ENV) $(BIN)/payrisk train --oracle-dir $(DEMO_LEDGER)/truth
+	$(DEMO_ENV) $(BIN)/payrisk promote
 
 test: $(STAMP) ## Run every test (PostgreSQL tests need 127.0.0.1:5432)
 	$(BIN)/python -m pytest

@@ -19,6 +19,8 @@ ACTIVITY_KINDS = (
     "dispute_opened",
     "dispute_resolved",
     "note",
+    # A (re)assignment to another collector: ``text`` holds the new collector's name.
+    "reassign",
 )
 
 

@@ -108,6 +108,55 @@ def _sql_table(table: Table) -> sa.Table:
 SQL_TABLES: dict[str, sa.Table] = {name: _sql_table(table) for name, table in TABLES.items()}
 """Ledger table name -> its SQLAlchemy ``Table``, in foreign-key order."""
 
+ACTIVITY_AUTHOR_COLUMN = "created_by"
+# Bookkeeping like created_at (migration 0004): the API key's name that logged an activity
+# (empty for imported rows); not ledger data, so ``load()`` never returns it.
+SQL_TABLES["activities"].append_column(sa.Column(ACTIVITY_AUTHOR_COLUMN, sa.Text(), nullable=True))
+
+API_KEYS = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("key_id", sa.String(), primary_key=True),
+    sa.Column("name", sa.Text(), nullable=False),
+    # sha256 hex of the key: the key itself is shown once and never stored.
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("scopes", sa.Text(), nullable=False),  # space-separated, sorted
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index(None, "name"),
+)
+"""The service's API keys (``serving.auth``): not ledger data, never in a ``Ledger``."""
+
+SCORES = sa.Table(
+    "scores",
+    metadata,
+    sa.Column("score_id", sa.String(), primary_key=True),
+    # One refresh writes all its rows with the same scored_at: "the latest scores" are
+    # the rows at the newest scored_at.
+    sa.Column("scored_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("model_name", sa.Text(), nullable=False),
+    sa.Column("model_version", sa.String(), nullable=False),
+    sa.Column("as_of", sa.Date(), nullable=False),
+    # No foreign keys: scores are a log, kept even if the ledger rows are replaced.
+    sa.Column("invoice_id", sa.String(), nullable=False),
+    sa.Column("customer_id", sa.String(), nullable=False),
+    sa.Column("open_amount", sa.Numeric(18, AMOUNT_SCALE), nullable=False),
+    sa.Column("currency", sa.Text(), nullable=True),
+    # {"on_time": 0.61, "late_1_30": 0.2, ...}: the labels follow the configured buckets.
+    sa.Column("bucket_probabilities", sa.JSON(), nullable=False),
+    sa.Column("p_late", sa.Float(), nullable=False),
+    sa.Column("p_over_30", sa.Float(), nullable=False),
+    sa.Column("expected_days_late", sa.Float(), nullable=False),
+    sa.Column("predicted_payment_date", sa.Date(), nullable=False),
+    # {"method": "path", "en": [{feature, value, contribution, direction, text}, ...], "he": [...]}
+    sa.Column("reasons", sa.JSON(), nullable=False),
+    sa.Index(None, "customer_id", "scored_at"),
+    sa.Index(None, "scored_at"),
+)
+"""Stored scores of open invoices (``POST /v1/scores:refresh``; the worklist reads them)."""
+
 
 def sql_values(column: Column, values: pd.Series) -> np.ndarray:
     """One column as Python objects the drivers take: None for missing, ``date`` for dates."""

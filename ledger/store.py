@@ -8,7 +8,7 @@ columns (no ORM objects) and come back in canonical dtypes, ordered by primary k
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -39,6 +39,8 @@ _MIGRATION_LOCK_KEY = 0x7061_7972_6973_6B  # "payrisk"
 # SQLite writers take the write lock at BEGIN: a reader that turns writer mid-transaction
 # fails at once with "database is locked" instead of waiting its turn.
 _SQLITE_BEGIN_OPTION = "payrisk_sqlite_begin"
+# Bound parameters per IN (...) lookup: far below every driver's limit.
+_IDS_PER_LOOKUP = 500
 
 
 class StoreError(PayriskError):
@@ -278,6 +280,21 @@ class LedgerStore:
         with self._transaction() as connection:
             self._check_schema(connection)
             return set(connection.execute(sa.select(key_column)).scalars())
+
+    def ids_present(self, table_name: str, ids: Collection[str]) -> set[str]:
+        """Which of ``ids`` are stored in one ledger table: a lookup by key, not a scan."""
+        if table_name not in TABLES:
+            raise KeyError(f"unknown ledger table {table_name!r}; known: {list(TABLES)}")
+        key_column = SQL_TABLES[table_name].c[TABLES[table_name].key]
+        wanted = sorted(set(ids))
+        found: set[str] = set()
+        with self._transaction() as connection:
+            self._check_schema(connection)
+            for start in range(0, len(wanted), _IDS_PER_LOOKUP):
+                chunk = wanted[start : start + _IDS_PER_LOOKUP]
+                query = sa.select(key_column).where(key_column.in_(chunk))
+                found.update(connection.execute(query).scalars())
+        return found
 
     def dispose(self) -> None:
         """Close every pooled connection; the store can still be used afterwards."""

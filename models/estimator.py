@@ -5,8 +5,16 @@ stores parameters, learned attributes end in ``_``, ``fit`` returns ``self``), s
 ``sklearn.base.clone`` works on it.
 
 * Training: LightGBM multiclass on the buckets of ``LateBuckets``, early stopping on
-  the validation period (multi log loss), then an ``OrdinalCalibrator`` fitted on that
-  same validation period (see ``models.calibration``).
+  the validation period (multi log loss, rows with an exact bucket), then an
+  ``OrdinalCalibrator`` fitted on that same validation period, right-censored rows
+  included (``y_val_exact``): each calibration step uses every row whose own target is
+  known (see ``models.calibration``).
+* Default calibration, chosen on the backtest folds of the demo ledger (never its final
+  test): sigmoid, with P(late) scaled but not shifted (``calibration_shift_late=False``).
+  Isotonic lowered ROC AUC (ties) and, like a shifted P(late), carried the validation
+  quarter's late rate into the next quarter; early stopping on one half of the
+  validation period and calibrating on the other, a 6-month validation period, and
+  pooling out-of-fold predictions of earlier windows did not help there.
 * Categorical columns (any non-numeric dtype) get their levels learned at fit and are
   passed to LightGBM as native categoricals (one column each, so one SHAP value per
   feature); a level never seen at fit, or a missing value, is "missing" at predict.
@@ -63,7 +71,8 @@ class PaymentRiskModel(ClassifierMixin, BaseEstimator):
         max_depth: int = -1,
         min_child_samples: int = 50,
         early_stopping_rounds: int = 100,
-        calibration: Literal["isotonic", "sigmoid", "none"] = "isotonic",
+        calibration: Literal["isotonic", "sigmoid", "none"] = "sigmoid",
+        calibration_shift_late: bool = False,
         random_state: int = 42,
         n_jobs: int = 2,
     ) -> None:
@@ -75,6 +84,7 @@ class PaymentRiskModel(ClassifierMixin, BaseEstimator):
         self.min_child_samples = min_child_samples
         self.early_stopping_rounds = early_stopping_rounds
         self.calibration = calibration
+        self.calibration_shift_late = calibration_shift_late
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -87,15 +97,20 @@ class PaymentRiskModel(ClassifierMixin, BaseEstimator):
         *,
         X_val: pd.DataFrame,
         y_val: np.ndarray,
+        y_val_exact: np.ndarray | pd.Series | None = None,
         days_late: np.ndarray | pd.Series | None = None,
     ) -> PaymentRiskModel:
         """Train on (X, y), early-stop and calibrate on (X_val, y_val); returns self.
 
-        ``y``/``y_val`` are bucket classes (``LateBuckets.bucket_of``). ``days_late``
-        (optional, aligned with ``X``, NaN where unknown) sets the days each bucket
-        stands for in the expected days late.
+        ``y``/``y_val`` are bucket classes (``LateBuckets.bucket_of``). ``y_val_exact``
+        (optional, aligned with ``X_val``): False for a right-censored row, whose
+        ``y_val`` is then the lowest bucket it can still end in; early stopping uses
+        the exact rows only, the calibrator every row (``None``: all exact).
+        ``days_late`` (optional, aligned with ``X``, NaN where unknown) sets the days
+        each bucket stands for in the expected days late.
         """
         y_train, y_valid = self._check_training_data(X, y, X_val, y_val)
+        exact = self._exact_mask(y_val_exact, y_valid.size)
         self.feature_names_in_ = [str(name) for name in X.columns]
         self.n_features_in_ = len(self.feature_names_in_)
         self.categorical_features_ = [name for name in X.columns if is_categorical(X[name])]
@@ -104,7 +119,10 @@ class PaymentRiskModel(ClassifierMixin, BaseEstimator):
             for name in self.categorical_features_
         }
         self.classes_ = np.arange(self.buckets.n_classes)
-        self.booster_ = self._train_booster(self._matrix(X), y_train, self._matrix(X_val), y_valid)
+        matrix_val = self._matrix(X_val)
+        self.booster_ = self._train_booster(
+            self._matrix(X), y_train, matrix_val[exact], y_valid[exact]
+        )
         self.best_iteration_ = int(
             self.booster_.best_iteration or self.booster_.current_iteration()
         )
@@ -112,8 +130,21 @@ class PaymentRiskModel(ClassifierMixin, BaseEstimator):
         self.calibrator_ = None
         if self.calibration != "none":
             raw_val = self.predict_proba_uncalibrated(X_val)
-            self.calibrator_ = OrdinalCalibrator(self.calibration).fit(raw_val, y_valid)
+            calibrator = OrdinalCalibrator(self.calibration, self.calibration_shift_late)
+            self.calibrator_ = calibrator.fit(raw_val, y_valid, exact)
         return self
+
+    def _exact_mask(self, y_val_exact: np.ndarray | pd.Series | None, n_rows: int) -> np.ndarray:
+        if y_val_exact is None:
+            return np.ones(n_rows, dtype=bool)
+        exact = np.asarray(y_val_exact, dtype=bool)
+        if exact.shape != (n_rows,):
+            raise TrainingDataError(f"y_val_exact has {exact.size} values for {n_rows} rows")
+        if not exact.any():
+            raise TrainingDataError(
+                f"none of the {n_rows} validation rows has an exact bucket to early-stop on"
+            )
+        return exact
 
     def _check_training_data(
         self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray
@@ -121,6 +152,11 @@ class PaymentRiskModel(ClassifierMixin, BaseEstimator):
         if self.calibration not in ("isotonic", "sigmoid", "none"):
             raise TrainingDataError(
                 f"calibration must be 'isotonic', 'sigmoid' or 'none', got {self.calibration!r}"
+            )
+        if self.calibration == "isotonic" and not self.calibration_shift_late:
+            raise TrainingDataError(
+                "calibration_shift_late=False needs calibration 'sigmoid' (isotonic maps "
+                "cannot keep the level of P(late)); set it to True or use 'sigmoid'"
             )
         y_train = np.asarray(y, dtype="int64")
         y_valid = np.asarray(y_val, dtype="int64")

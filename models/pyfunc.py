@@ -22,12 +22,12 @@ from typing import Any, Protocol
 
 import joblib
 import mlflow
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.models.model import ModelInfo
-from mlflow.types import ColSpec, Schema
+from mlflow.pyfunc import PyFuncModel, PythonModel, PythonModelContext
+from mlflow.types import ColSpec, Schema, TensorSpec
 
 from ledger.errors import PayriskError
 from models.buckets import LateBuckets
@@ -190,17 +190,17 @@ def model_frame(features: pd.DataFrame, card: ModelCard) -> pd.DataFrame:
     return pd.DataFrame(columns, index=features.index)
 
 
-class PaymentRiskPyfunc(mlflow.pyfunc.PythonModel):
+class PaymentRiskPyfunc(PythonModel):
     """The pyfunc wrapper; state comes from the artifacts in ``load_context``."""
 
-    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+    def load_context(self, context: PythonModelContext) -> None:
         """Load the joblib model and its card."""
         self.model = joblib.load(context.artifacts[MODEL_ARTIFACT])
         self.card = ModelCard.from_json(Path(context.artifacts[CARD_ARTIFACT]).read_text())
 
     def predict(
         self,
-        context: mlflow.pyfunc.PythonModelContext,
+        context: PythonModelContext,
         model_input: pd.DataFrame,
         params: dict[str, Any] | None = None,
     ) -> pd.DataFrame:
@@ -227,7 +227,7 @@ def infer_model_signature(example: pd.DataFrame, card: ModelCard) -> ModelSignat
         np.full((1, card.buckets.n_classes), 1.0 / card.buckets.n_classes), card, pd.RangeIndex(1)
     )
     inferred = infer_signature(signature_frame(example, card), outputs)
-    optional = [
+    optional: list[ColSpec | TensorSpec] = [
         ColSpec(type=spec.type, name=spec.name, required=False) for spec in inferred.inputs.inputs
     ]
     return ModelSignature(inputs=Schema(optional), outputs=inferred.outputs)
@@ -270,7 +270,7 @@ class LoadedModel:
     model_uri: str
     model: Any
     card: ModelCard
-    pyfunc: mlflow.pyfunc.PyFuncModel
+    pyfunc: PyFuncModel
 
     def predict_buckets(self, features: pd.DataFrame) -> pd.DataFrame:
         """The pyfunc's output for a feature frame (without MLflow's schema enforcement)."""

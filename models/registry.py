@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.tracking._model_registry import utils as _registry_utils
+from mlflow.tracking._tracking_service import utils as _tracking_utils
 
 from ledger.errors import PayriskError
 
@@ -35,6 +38,9 @@ PRIMARY_METRIC = "roc_auc_late"
 TAG_PREFIX = "promotion."
 # The reachability check must fail fast, not after MLflow's default 7 retries.
 CHECK_HTTP_RETRIES = "0"
+_TRACKING_ENV, _REGISTRY_ENV = "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"
+# Reentrant: registering inside a logged run nests tracking_uri_set on the same thread.
+_GLOBAL_URI_LOCK = threading.RLock()
 
 Decision = Literal["promoted", "first", "forced", "refused", "noop", "rollback"]
 Evaluate = Callable[[str], Mapping[str, float]]
@@ -58,6 +64,7 @@ class AliasNotFoundError(RegistryError):
 
 @contextmanager
 def _temporary_env(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for a block; restore (or unset) them afterwards."""
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)
     try:
@@ -72,18 +79,27 @@ def _temporary_env(values: Mapping[str, str]) -> Iterator[None]:
 
 @contextmanager
 def tracking_uri_set(tracking_uri: str | None) -> Iterator[None]:
-    """Temporarily point MLflow's global tracking and registry URIs at ``tracking_uri``."""
+    """Temporarily point MLflow's global tracking and registry URIs at ``tracking_uri``.
+
+    MLflow mirrors them into ``MLFLOW_TRACKING_URI`` / ``MLFLOW_REGISTRY_URI``; both the
+    globals and the variables are put back exactly as they were (unset stays unset).
+    Process-wide state, so one thread at a time (a server reloads models in the background).
+    """
     if tracking_uri is None:
         yield
         return
-    previous_tracking, previous_registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(previous_tracking)
-        mlflow.set_registry_uri(previous_registry)
+    with _GLOBAL_URI_LOCK:
+        # Read the raw globals: the public getters return a default when nothing is set.
+        previous_tracking = getattr(_tracking_utils, "_tracking_uri", None)
+        previous_registry = getattr(_registry_utils, "_registry_uri", None)
+        with _temporary_env({_TRACKING_ENV: tracking_uri, _REGISTRY_ENV: tracking_uri}):
+            mlflow.set_tracking_uri(tracking_uri)
+            mlflow.set_registry_uri(tracking_uri)
+            try:
+                yield
+            finally:
+                mlflow.set_tracking_uri(previous_tracking)  # type: ignore[arg-type]  # None unsets
+                _registry_utils._registry_uri = previous_registry
 
 
 def _check_sqlite_folder(tracking_uri: str) -> None:
@@ -107,13 +123,14 @@ def open_registry(tracking_uri: str, *, timeout_seconds: float = 5.0) -> MlflowC
     """
     if tracking_uri.startswith("sqlite:///") and ":memory:" not in tracking_uri:
         _check_sqlite_folder(tracking_uri)
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     check_env = {
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": CHECK_HTTP_RETRIES,
         "MLFLOW_HTTP_REQUEST_TIMEOUT": str(max(1, math.ceil(timeout_seconds))),
     }
     try:
         with _temporary_env(check_env):
+            # A database store connects (and migrates) when the client is built.
+            client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
             client.search_experiments(max_results=1)
     except Exception as error:  # any store/driver/network error means "not reachable"
         cause = str(error).strip().splitlines()[0][:300] if str(error).strip() else repr(error)
@@ -332,7 +349,7 @@ def promote(
     else:
         candidate = get_version_by_alias(client, name, CHALLENGER_ALIAS).version
         decision, values, why = _decide(
-            client, name, candidate, champion, _Gate(evaluate, metric, margin, force)
+            name, candidate, champion, _Gate(evaluate, metric, margin, force)
         )
         why = f"{why}; {reason}" if reason else why
     result = PromotionDecision(
@@ -362,19 +379,25 @@ class _Gate:
 
 
 def _decide(
-    client: MlflowClient,
-    name: str,
-    candidate: str,
-    champion: str | None,
-    gate: _Gate,
+    name: str, candidate: str, champion: str | None, gate: _Gate
 ) -> tuple[str, tuple[float | None, float | None], str]:
-    """The gate proper: (decision, (challenger value, champion value), reason)."""
+    """The gate proper: (decision, (challenger value, champion value), reason).
+
+    A champion that cannot be re-scored (e.g. trained on other feature code) is an error,
+    unless forced.
+    """
     if champion == str(candidate):
         return "noop", (None, None), f"challenger v{candidate} is already the champion"
     challenger_value = _score(gate.evaluate, name, candidate, gate.metric)
     if champion is None:
         return "first", (challenger_value, None), "no champion yet"
-    champion_value = _score(gate.evaluate, name, champion, gate.metric)
+    try:
+        champion_value = _score(gate.evaluate, name, champion, gate.metric)
+    except PayriskError as error:
+        why = f"champion v{champion} cannot be re-scored ({error})"
+        if gate.force:
+            return "forced", (challenger_value, None), f"{why}; overridden by --force"
+        raise RegistryError(f"{why}; use --force, or --version to pick one") from error
     passed, why = _gate(challenger_value, champion_value, gate.margin)
     if passed:
         return "promoted", (challenger_value, champion_value), why

@@ -7,7 +7,9 @@ import typer
 from payrisk.commands import db as db_commands
 from payrisk.commands import features as features_commands
 from payrisk.commands import generate as generate_commands
+from payrisk.commands import keys as keys_commands
 from payrisk.commands import ledger as ledger_commands
+from payrisk.commands import serve as serve_commands
 from payrisk.commands import train as train_commands
 
 app = typer.Typer(
@@ -21,3 +23,5 @@ generate_commands.register(app)
 db_commands.register(app)
 features_commands.register(app)
 train_commands.register(app)
+serve_commands.register(app)
+keys_commands.register(app)

@@ -60,11 +60,82 @@ class Settings(BaseSettings):
     model_num_leaves: int = Field(31, ge=2, description="LightGBM leaves per tree")
     model_min_child_samples: int = Field(50, ge=1, description="LightGBM rows per leaf, at least")
     model_early_stopping_rounds: int = Field(100, ge=1, description="patience on validation")
-    model_calibration: str = Field("isotonic", description="isotonic, sigmoid or none")
+    model_calibration: str = Field("sigmoid", description="isotonic, sigmoid or none")
+    model_calibration_shift_late: bool = Field(
+        False, description="sigmoid only: let the P(late) calibration shift its level"
+    )
+    model_n_jobs: int = Field(2, ge=1, description="LightGBM threads (BLAS stays at 1)")
+
+    # Dask engine (training/engines/, `payrisk train --engine dask`, `payrisk score-batch`)
+    dask_scheduler: str | None = Field(
+        None, description="Dask scheduler address; default: a LocalCluster on this machine"
+    )
+    dask_workers: int | None = Field(
+        None, ge=1, description="LocalCluster worker processes; default: one per CPU core"
+    )
+    dask_worker_memory: str = Field(
+        "4GiB", description="LocalCluster memory limit per worker (Dask pauses/restarts above it)"
+    )
+    dask_connect_timeout_seconds: float = Field(
+        10.0, gt=0, description="seconds to wait for the Dask scheduler before giving up"
+    )
+    dask_processes: bool = Field(
+        True, description="LocalCluster workers as processes (memory limits hold); false: threads"
+    )
 
     # Promotion gate (models/registry.py, `payrisk promote`)
     promotion_margin: float = Field(
         0.0, ge=0, description="ROC AUC P(late) the challenger must gain over the champion"
+    )
+
+    # Serving (serving/, `payrisk serve`)
+    host: str = Field("127.0.0.1", description="address `payrisk serve` listens on")
+    port: int = Field(8000, ge=1, le=65535, description="port `payrisk serve` listens on")
+    workers: int = Field(1, ge=1, description="uvicorn worker processes")
+    model_alias: str = Field("champion", description="registry alias the service serves")
+    model_poll_seconds: float = Field(
+        30.0, ge=0, description="seconds between checks of the served alias; 0 = never poll"
+    )
+    max_batch_rows: int = Field(10_000, ge=1, description="most rows in one ledger batch request")
+    max_body_bytes: int = Field(
+        20_000_000, ge=1024, description="largest request body accepted, in bytes"
+    )
+    api_key_cache_seconds: float = Field(
+        5.0, ge=0, description="seconds a checked API key is trusted; a revoke waits this long"
+    )
+    migrate_on_start: bool = Field(
+        True, description="migrate the ledger database to the newest schema when serving starts"
+    )
+    log_level: str = Field("INFO", description="level of the service's JSON logs")
+
+    # Scoring (serving/scoring.py, serving/routes/scores.py)
+    max_score_customers: int = Field(
+        1_000, ge=1, description="most customer ids in one POST /v1/scores request"
+    )
+    score_max_future_days: int = Field(
+        366, ge=0, description="latest as_of accepted for scoring, in days after today"
+    )
+
+    # Worklist and KPIs (serving/worklist.py, serving/kpis.py, serving/policy.py)
+    reporting_currency: str = Field("USD", description="currency the worklist and KPIs report in")
+    fx_rates: dict[str, float] = Field(
+        default_factory=dict,
+        description="units of the reporting currency per 1 unit of each currency, e.g. ILS=0.27",
+    )
+    tier_high_amount: float = Field(
+        10_000.0, ge=0, description="expected amount at risk (reporting currency) for tier high"
+    )
+    tier_medium_amount: float = Field(
+        1_000.0, ge=0, description="expected amount at risk (reporting currency) for tier medium"
+    )
+    calls_per_collector_per_day: int = Field(
+        25, ge=1, description="customers one collector can work in a day (worklist split)"
+    )
+    worklist_policy_file: Path | None = Field(
+        None, description="YAML file with the next-action rules; default: serving/policy.py"
+    )
+    worklist_effect_top_n: int = Field(
+        20, ge=1, description="top customers of last month's worklist the KPI effect follows"
     )
 
     @field_validator("late_bucket_edges_days")

@@ -54,6 +54,8 @@ class TrainingSettings(Protocol):
     model_min_child_samples: int
     model_early_stopping_rounds: int
     model_calibration: str
+    model_calibration_shift_late: bool
+    model_n_jobs: int
 
 
 def buckets_from(settings: TrainingSettings) -> LateBuckets:
@@ -86,9 +88,13 @@ def data_cutoff_of(ledger: Ledger, settings: TrainingSettings) -> pd.Timestamp:
     return cutoff
 
 
-def _features_for(ledger: Ledger, rows: pd.DataFrame) -> pd.DataFrame:
+def _features_for(
+    ledger: Ledger, rows: pd.DataFrame, disputes_from_activities: bool | None = None
+) -> pd.DataFrame:
     """Feature columns for ``rows``, checked to come back in the same order."""
-    features = build_features(ledger, rows[["invoice_id", "as_of"]])
+    features = build_features(
+        ledger, rows[["invoice_id", "as_of"]], disputes_from_activities=disputes_from_activities
+    )
     same_rows = (
         len(features) == len(rows)
         and (features["invoice_id"].to_numpy() == rows["invoice_id"].to_numpy()).all()
@@ -121,13 +127,15 @@ def build_training_frame(
     *,
     oracle: pd.DataFrame | None = None,
     cutoff: pd.Timestamp | None = None,
+    disputes_from_activities: bool | None = None,
 ) -> pd.DataFrame:
     """Snapshot rows with features, due/settled dates, labels at the cutoff, and the oracle.
 
     ``cutoff`` defaults to ``data_cutoff_of(ledger, settings)``; rows have as_of <= it and
     labels are censored at it. Columns: ``ROW_KEY_COLUMNS``, ``FEATURE_NAMES``,
     ``DATE_COLUMNS``, ``training.labels.LABEL_COLUMNS`` and, with an oracle,
-    ``ORACLE_COLUMNS``.
+    ``ORACLE_COLUMNS``. ``disputes_from_activities``: see ``build_features``; a caller
+    building one partition of a ledger passes the whole ledger's value.
     """
     cutoff = data_cutoff_of(ledger, settings) if cutoff is None else pd.Timestamp(cutoff)
     buckets = buckets_from(settings)
@@ -146,5 +154,6 @@ def build_training_frame(
     labels = censored_labels(
         row_dates["due_date"], row_dates["settled_date"], label_cutoff=cutoff, buckets=buckets
     )
-    frame = pd.concat([rows, _features_for(ledger, rows), row_dates, labels], axis=1)
+    features = _features_for(ledger, rows, disputes_from_activities)
+    frame = pd.concat([rows, features, row_dates, labels], axis=1)
     return frame if oracle is None else _join_oracle(frame, oracle, invoices)

@@ -12,12 +12,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from features.registry import FEATURE_NAMES, FEATURES
+from ledger.errors import PayriskError
 from ledger.frames import Ledger
 from models.baselines import AgingBaseline, HistoricalLateRatioBaseline, LogisticBaseline
 from models.buckets import LateBuckets
@@ -32,6 +34,7 @@ from training.dataset import (
 from training.evaluate import EvaluationConfig, evaluate, feature_importance
 from training.split import (
     SplitConfig,
+    SplitPlan,
     backtest_cutoffs,
     plan_split,
     split_frame,
@@ -99,7 +102,9 @@ def model_params_from(settings: TrainingSettings) -> dict[str, Any]:
         "min_child_samples": settings.model_min_child_samples,
         "early_stopping_rounds": settings.model_early_stopping_rounds,
         "calibration": settings.model_calibration,
+        "calibration_shift_late": settings.model_calibration_shift_late,
         "random_state": settings.random_seed,
+        "n_jobs": settings.model_n_jobs,
     }
 
 
@@ -117,14 +122,28 @@ def ledger_fingerprint(ledger: Ledger) -> str:
 def fit_all(
     splits: dict[str, pd.DataFrame], buckets: LateBuckets, model_params: dict[str, Any]
 ) -> tuple[PaymentRiskModel, dict[str, Any]]:
-    """The model and every baseline, fitted on the train rows with a known bucket."""
+    """The model and every baseline, fitted on the train rows with a known bucket.
+
+    The model's calibrator also learns from the right-censored validation rows (through
+    ``bucket_floor``, when the split has it); early stopping and the baselines use the
+    validation rows with a known bucket only.
+    """
     train = splits["train"].loc[splits["train"]["bucket_known"]]
-    validation = splits["validation"].loc[splits["validation"]["bucket_known"]]
+    all_validation = splits["validation"]
+    validation = all_validation.loc[all_validation["bucket_known"]]
     features, target = train[list(FEATURE_NAMES)], train["bucket"].to_numpy(dtype="int64")
     val_features = validation[list(FEATURE_NAMES)]
     val_target = validation["bucket"].to_numpy(dtype="int64")
+    censored_too = "bucket_floor" in all_validation
+    calibration_rows = all_validation if censored_too else validation
+    floor_column = "bucket_floor" if censored_too else "bucket"
     model = PaymentRiskModel(buckets=buckets, **model_params).fit(
-        features, target, X_val=val_features, y_val=val_target, days_late=train["days_late"]
+        features,
+        target,
+        X_val=calibration_rows[list(FEATURE_NAMES)],
+        y_val=calibration_rows[floor_column].to_numpy(dtype="int64"),
+        y_val_exact=calibration_rows["bucket_known"].to_numpy(dtype=bool),
+        days_late=train["days_late"],
     )
     baselines = {
         name: factory(buckets=buckets).fit(features, target, X_val=val_features, y_val=val_target)
@@ -133,15 +152,31 @@ def fit_all(
     return model, baselines
 
 
+def _refit_and_score(
+    frame: pd.DataFrame, plan: SplitPlan, settings: TrainingSettings, trees: int
+) -> pd.DataFrame:
+    """Test metrics at an earlier cutoff: refit with a fixed number of trees, no bootstrap."""
+    config, buckets = split_config_from(settings), buckets_from(settings)
+    splits = split_frame(frame.loc[frame["as_of"] <= plan.data_cutoff], plan, config, buckets)
+    params = model_params_from(settings) | {"n_estimators": trees, "early_stopping_rounds": trees}
+    model, baselines = fit_all(splits, buckets, params)
+    quick = replace(evaluation_config_from(settings), bootstrap_rounds=0)
+    return evaluate(model, baselines, splits["test"], buckets, quick, with_curves=False).metrics
+
+
 def _backtest(
     frame: pd.DataFrame,
     first_date: pd.Timestamp,
     main: tuple[pd.Timestamp, pd.DataFrame],
     settings: TrainingSettings,
-    model: PaymentRiskModel,
+    trees: int,
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Metrics (slice ``all``) per backtest cutoff; the latest fold is the main evaluation."""
-    config, buckets = split_config_from(settings), buckets_from(settings)
+    """Metrics (slice ``all``) per backtest cutoff; the latest fold is the main evaluation.
+
+    An earlier fold that cannot be split or fitted is left out with a warning: it must
+    not sink the main model.
+    """
+    config = split_config_from(settings)
     cutoffs = backtest_cutoffs(
         first_date,
         main[0],
@@ -149,34 +184,24 @@ def _backtest(
         folds=settings.backtest_folds,
         step_months=settings.backtest_step_months,
     )
-    fixed_trees = model_params_from(settings) | {
-        "n_estimators": model.best_iteration_,
-        "early_stopping_rounds": model.best_iteration_,
-    }
-    quick = evaluation_config_from(settings)
-    quick = EvaluationConfig(quick.cold_start_min_paid, quick.small_sample_rows, 0, quick.seed)
-    folds = []
+    folds, warnings = [], []
     for fold, cutoff in enumerate(cutoffs):
         plan = plan_split(first_date, cutoff, config)
-        if fold == 0:
-            metrics = main[1]
-        else:
-            splits = split_frame(frame.loc[frame["as_of"] <= cutoff], plan, config, buckets)
-            fold_model, fold_baselines = fit_all(splits, buckets, fixed_trees)
-            metrics = evaluate(
-                fold_model, fold_baselines, splits["test"], buckets, quick, with_curves=False
-            ).metrics
+        try:
+            metrics = main[1] if fold == 0 else _refit_and_score(frame, plan, settings, trees)
+        except PayriskError as error:
+            warnings.append(f"backtest fold {fold} (cutoff {cutoff.date()}) left out: {error}")
+            continue
         metrics = metrics.loc[metrics["slice"] == "all"].drop(columns="slice")
         folds.append(
             metrics.assign(
                 fold=fold, data_cutoff=cutoff, test_from=plan.test_start, test_to=plan.test_end
             )
         )
-    warnings = []
-    if len(cutoffs) < settings.backtest_folds:
+    if len(folds) < settings.backtest_folds:
         warnings.append(
-            f"backtest: only {len(cutoffs)} of {settings.backtest_folds} cutoffs have enough "
-            f"history (every {settings.backtest_step_months} months back from {main[0].date()})"
+            f"backtest: {len(folds)} of {settings.backtest_folds} cutoffs could be scored "
+            f"(every {settings.backtest_step_months} months back from {main[0].date()})"
         )
     columns = ["fold", "data_cutoff", "test_from", "test_to", "scorer", "metric", "value"]
     return pd.concat(folds, ignore_index=True)[columns], warnings
@@ -207,7 +232,69 @@ def train(
     scored beside the model, never a feature. Raises ``NotEnoughHistory``,
     ``SingleClassSplit`` or ``CutoffOutsideData`` for a ledger that cannot be split.
     """
-    clock, durations = time.perf_counter(), {}
+    # BLAS threads only hurt on these small matrices, and on a shared machine their
+    # spin-waiting made the logistic baseline ~10x slower; LightGBM has its own n_jobs.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _train(ledger, settings, oracle)
+
+
+def _train(
+    ledger: Ledger, settings: TrainingSettings, oracle: pd.DataFrame | None
+) -> TrainingResult:
+    started = time.perf_counter()
+    first_date, last_date = ledger_date_range(ledger)
+    cutoff = data_cutoff_of(ledger, settings)
+    # Fails fast (NotEnoughHistory) before the features are built.
+    plan_split(first_date, cutoff, split_config_from(settings))
+    frame = build_training_frame(ledger, settings, oracle=oracle, cutoff=cutoff)
+    features_seconds = round(time.perf_counter() - started, 3)
+    logger.info("train: features took %.1f s", features_seconds)
+    return _train_on_frame(
+        frame,
+        settings,
+        date_range=(first_date, last_date),
+        cutoff=cutoff,
+        fingerprint=ledger_fingerprint(ledger),
+        durations={"features": features_seconds},
+    )
+
+
+def train_on_frame(
+    frame: pd.DataFrame,
+    settings: TrainingSettings,
+    *,
+    date_range: tuple[pd.Timestamp, pd.Timestamp],
+    cutoff: pd.Timestamp,
+    fingerprint: str,
+    durations: dict[str, float] | None = None,
+) -> TrainingResult:
+    """``train`` from an already built training frame (``build_training_frame`` columns).
+
+    For engines that build the frame elsewhere (``training.engines``): ``date_range`` is
+    the ledger's first issue date and last fact date, ``cutoff`` the data cutoff the
+    frame was labeled at, ``fingerprint`` the ledger's; ``durations`` seconds so far.
+    """
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _train_on_frame(
+            frame,
+            settings,
+            date_range=date_range,
+            cutoff=cutoff,
+            fingerprint=fingerprint,
+            durations=dict(durations or {}),
+        )
+
+
+def _train_on_frame(
+    frame: pd.DataFrame,
+    settings: TrainingSettings,
+    *,
+    date_range: tuple[pd.Timestamp, pd.Timestamp],
+    cutoff: pd.Timestamp,
+    fingerprint: str,
+    durations: dict[str, float],
+) -> TrainingResult:
+    clock = time.perf_counter()
 
     def lap(stage: str) -> None:
         nonlocal clock
@@ -216,11 +303,8 @@ def train(
         clock = time.perf_counter()
 
     buckets, split_config = buckets_from(settings), split_config_from(settings)
-    first_date, last_date = ledger_date_range(ledger)
-    cutoff = data_cutoff_of(ledger, settings)
+    first_date, last_date = date_range
     plan = plan_split(first_date, cutoff, split_config)
-    frame = build_training_frame(ledger, settings, oracle=oracle, cutoff=cutoff)
-    lap("features")
     splits = split_frame(frame, plan, split_config, buckets)
     model, baselines = fit_all(splits, buckets, model_params_from(settings))
     lap("fit")
@@ -229,7 +313,7 @@ def train(
     )
     lap("evaluate")
     backtest, backtest_warnings = _backtest(
-        frame, first_date, (cutoff, evaluation.metrics), settings, model
+        frame, first_date, (cutoff, evaluation.metrics), settings, model.best_iteration_
     )
     lap("backtest")
     return TrainingResult(
@@ -240,7 +324,7 @@ def train(
         curves=evaluation.curves,
         feature_importance=feature_importance(model),
         split_summary=split_summary(splits, plan),
-        data_fingerprint=ledger_fingerprint(ledger),
+        data_fingerprint=fingerprint,
         date_range=(first_date, last_date),
         data_cutoff=cutoff,
         params=_params(settings, model),

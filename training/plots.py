@@ -1,16 +1,19 @@
-"""The run's plots as PNG files: ROC, calibration, late-amount capture, feature importance.
+"""The run's report files: plots as PNG (ROC, calibration, capture, importance), tables.
 
 Input is the long-format plot data of ``training.evaluate.curves_for`` (a ``scorer``
 column, and ``target`` = ``late`` / ``over_30`` for ROC and calibration) and the
 importance table of ``training.evaluate.feature_importance``. Figures are drawn on
 matplotlib's Agg canvas directly: no pyplot, no global backend, no display needed.
+Tables: the tidy metrics and the rest as CSV, and a Markdown report with the headline
+table (scorers x headline metrics), also what `payrisk train` prints.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
@@ -23,6 +26,25 @@ TARGET_TITLES = {"late": "P(late)", "over_30": "P(> 30 days late)"}
 HIGHLIGHTED_SCORER = "model"
 IMPORTANCE_TOP_N = 25
 DPI = 110
+# Rows and columns of the headline table: (scorer, label) and (metric, label).
+HEADLINE_SCORERS = (
+    ("model", "model"),
+    ("model_uncalibrated", "model (uncalibrated)"),
+    ("aging", "aging"),
+    ("historical_late_ratio", "late ratio"),
+    ("logistic", "logistic"),
+    ("oracle", "oracle"),
+)
+HEADLINE_METRICS = (
+    ("roc_auc_late", "ROC AUC late"),
+    ("pr_auc_late", "PR AUC late"),
+    ("roc_auc_over_30", "ROC AUC >30"),
+    ("brier_late", "Brier late"),
+    ("brier_over_30", "Brier >30"),
+    ("log_loss", "log loss"),
+    ("capture_at_10", "capture@10"),
+    ("capture_at_20", "capture@20"),
+)
 
 
 def _figure(n_axes: int, width_inches: float = 6.0) -> tuple[Figure, list[Axes]]:
@@ -46,7 +68,7 @@ def _line_width(scorer: str) -> float:
     return 2.5 if scorer == HIGHLIGHTED_SCORER else 1.2
 
 
-def _legend(axis: Axes, location: str) -> None:
+def _legend(axis: Axes, location: Literal["lower right", "upper left"]) -> None:
     """A legend when there is something to name (a target with no curves has none)."""
     if axis.get_legend_handles_labels()[0]:
         axis.legend(loc=location, fontsize="small")
@@ -143,3 +165,58 @@ def write_plots(
         figure.savefig(path, format="png")
         written.append(path)
     return written
+
+
+def headline_table(metrics: pd.DataFrame, slice_name: str = "all") -> pd.DataFrame:
+    """Scorers x headline metrics (NaN where a scorer has no such metric), labeled."""
+    rows = metrics.loc[metrics["slice"] == slice_name]
+    wide = rows.pivot_table(index="scorer", columns="metric", values="value", dropna=False)
+    scorers = [(key, label) for key, label in HEADLINE_SCORERS if key in wide.index]
+    table = pd.DataFrame(
+        {
+            label: [
+                wide.at[key, metric] if metric in wide.columns else math.nan for key, _ in scorers
+            ]
+            for metric, label in HEADLINE_METRICS
+        },
+        index=pd.Index([label for _, label in scorers], name="scorer"),
+    )
+    return table
+
+
+def markdown_table(frame: pd.DataFrame, float_format: str = "{:.4f}") -> str:
+    """A GitHub-flavoured Markdown table of ``frame`` (index included when named)."""
+    data = frame.reset_index() if frame.index.name else frame
+    cells = [
+        [
+            float_format.format(v)
+            if isinstance(v, float) and not math.isnan(v)
+            else ("" if isinstance(v, float) else str(v))
+            for v in row
+        ]
+        for row in data.itertuples(index=False)
+    ]
+    header = [str(column) for column in data.columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in cells]
+    return "\n".join(lines) + "\n"
+
+
+def write_tables(result: Any, folder: Path) -> None:
+    """Metrics, backtest, importance, features and split summary as CSV (and Markdown)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    result.metrics.to_csv(folder / "metrics_test.csv", index=False)
+    result.backtest.to_csv(folder / "backtest.csv", index=False)
+    result.feature_importance.to_csv(folder / "feature_importance.csv", index=False)
+    result.feature_table.to_csv(folder / "features.csv", index=False)
+    result.split_summary.to_csv(folder / "split_summary.csv", index=False)
+    sections = [
+        "# Test period, all rows\n\n" + markdown_table(headline_table(result.metrics)),
+        "# Test period, cold start\n\n"
+        + markdown_table(headline_table(result.metrics, "cold_start")),
+        "# Splits\n\n" + markdown_table(result.split_summary),
+        "# Features\n\n" + markdown_table(result.feature_table),
+    ]
+    if result.warnings:
+        sections.append("# Warnings\n\n" + "".join(f"- {text}\n" for text in result.warnings))
+    (folder / "report.md").write_text("\n".join(sections), encoding="utf-8")

@@ -11,12 +11,17 @@ The censoring is the guard against leakage: a training label never uses a fact d
 or after the validation start, a validation label none on or after the test start.
 Rows in the gaps belong to no split. The backtest repeats the same plan at earlier
 data cutoffs; features need no recomputation because they are point in time.
+
+Each split also gets ``bucket_floor``: the bucket where it is known, else the lowest
+bucket the invoice can still end in at the label cutoff (0 when not yet due). The
+calibrator uses it to learn from right-censored validation rows (``models.calibration``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from ledger.errors import PayriskError
@@ -157,12 +162,29 @@ def backtest_cutoffs(
     return fitting
 
 
+def bucket_floor(
+    due_dates: pd.Series, settled: pd.Series, label_cutoff: pd.Timestamp, buckets: LateBuckets
+) -> pd.Series:
+    """The bucket if settled by ``label_cutoff``, else the lowest one still possible.
+
+    Same rule as ``training.labels``: an invoice open at the end of the cutoff day is paid
+    at cutoff + 1 or later. Values are int64 and never missing.
+    """
+    settled_by_cutoff = (settled <= label_cutoff).to_numpy(dtype=bool, na_value=False)
+    paid_or_earliest = settled.where(settled_by_cutoff, label_cutoff + _ONE_DAY)
+    days_late = ((paid_or_earliest - due_dates) / _ONE_DAY).to_numpy(dtype="float64")
+    floor = buckets.bucket_of(days_late)
+    return pd.Series(np.asarray(floor, dtype="int64"), index=due_dates.index, name="bucket_floor")
+
+
 def _censored(rows: pd.DataFrame, label_cutoff: pd.Timestamp, buckets: LateBuckets) -> pd.DataFrame:
-    """``rows`` with their label columns recomputed as of ``label_cutoff``."""
+    """``rows`` with their label columns (and ``bucket_floor``) as of ``label_cutoff``."""
     labels = censored_labels(
         rows["due_date"], rows["settled_date"], label_cutoff=label_cutoff, buckets=buckets
     )
-    return rows.drop(columns=[c for c in LABEL_COLUMNS if c in rows.columns]).join(labels)
+    floor = bucket_floor(rows["due_date"], rows["settled_date"], label_cutoff, buckets)
+    stale = [c for c in (*LABEL_COLUMNS, "bucket_floor") if c in rows.columns]
+    return rows.drop(columns=stale).join(labels).join(floor)
 
 
 def _check_split(name: str, rows: pd.DataFrame, plan: SplitPlan, config: SplitConfig) -> None:

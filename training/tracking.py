@@ -13,10 +13,8 @@ Metric names: ``test.<scorer>.<metric>`` (slice ``all``), ``test.<slice>.<scorer
 
 from __future__ import annotations
 
-import math
 import re
 import tempfile
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,6 +29,7 @@ from models.buckets import LateBuckets
 from models.pyfunc import feature_code_version, log_pyfunc_model, make_card, payrisk_version
 from models.registry import (
     CHALLENGER_ALIAS,
+    ModelNotFoundError,
     aliases_of,
     delete_version,
     open_registry,
@@ -47,29 +46,11 @@ from training.dataset import (
 )
 from training.evaluate import evaluate
 from training.pipeline import BASELINES, evaluation_config_from, split_config_from
-from training.plots import write_plots
+from training.plots import write_plots, write_tables
 from training.split import SplitPlan, plan_split, split_frame
 
 TAG_PREFIX = "payrisk."
-# Rows and columns of the headline table: (scorer, label) and (metric, label).
-HEADLINE_SCORERS = (
-    ("model", "model"),
-    ("model_uncalibrated", "model (uncalibrated)"),
-    ("aging", "aging"),
-    ("historical_late_ratio", "late ratio"),
-    ("logistic", "logistic"),
-    ("oracle", "oracle"),
-)
-HEADLINE_METRICS = (
-    ("roc_auc_late", "ROC AUC late"),
-    ("pr_auc_late", "PR AUC late"),
-    ("roc_auc_over_30", "ROC AUC >30"),
-    ("brier_late", "Brier late"),
-    ("brier_over_30", "Brier >30"),
-    ("log_loss", "log loss"),
-    ("capture_at_10", "capture@10"),
-    ("capture_at_20", "capture@20"),
-)
+SERVER_SCHEMES = ("http://", "https://", "databricks")
 
 
 class TrackingSettings(Protocol):
@@ -125,41 +106,6 @@ def flat_backtest_metrics(backtest: pd.DataFrame) -> dict[str, float]:
     return dict(zip(names, backtest["value"].astype("float64"), strict=True))
 
 
-def headline_table(metrics: pd.DataFrame, slice_name: str = "all") -> pd.DataFrame:
-    """Scorers x headline metrics (NaN where a scorer has no such metric), labeled."""
-    rows = metrics.loc[metrics["slice"] == slice_name]
-    wide = rows.pivot_table(index="scorer", columns="metric", values="value", dropna=False)
-    scorers = [(key, label) for key, label in HEADLINE_SCORERS if key in wide.index]
-    table = pd.DataFrame(
-        {
-            label: [
-                wide.at[key, metric] if metric in wide.columns else math.nan for key, _ in scorers
-            ]
-            for metric, label in HEADLINE_METRICS
-        },
-        index=pd.Index([label for _, label in scorers], name="scorer"),
-    )
-    return table
-
-
-def markdown_table(frame: pd.DataFrame, float_format: str = "{:.4f}") -> str:
-    """A GitHub-flavoured Markdown table of ``frame`` (index included when named)."""
-    data = frame.reset_index() if frame.index.name else frame
-    cells = [
-        [
-            float_format.format(v)
-            if isinstance(v, float) and not math.isnan(v)
-            else ("" if isinstance(v, float) else str(v))
-            for v in row
-        ]
-        for row in data.itertuples(index=False)
-    ]
-    header = [str(column) for column in data.columns]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in cells]
-    return "\n".join(lines) + "\n"
-
-
 def run_params(result: Any, engine: str) -> dict[str, str]:
     """Params: the result's params, data fingerprint, dates, and per-split rows and dates."""
     params = {key: str(value) for key, value in result.params.items()}
@@ -182,37 +128,19 @@ def run_params(result: Any, engine: str) -> dict[str, str]:
     return params
 
 
-def _write_tables(result: Any, folder: Path) -> None:
-    """Metrics, backtest, importance, features and split summary as CSV (and Markdown)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    result.metrics.to_csv(folder / "metrics_test.csv", index=False)
-    result.backtest.to_csv(folder / "backtest.csv", index=False)
-    result.feature_importance.to_csv(folder / "feature_importance.csv", index=False)
-    result.feature_table.to_csv(folder / "features.csv", index=False)
-    result.split_summary.to_csv(folder / "split_summary.csv", index=False)
-    sections = [
-        "# Test period, all rows\n\n" + markdown_table(headline_table(result.metrics)),
-        "# Test period, cold start\n\n"
-        + markdown_table(headline_table(result.metrics, "cold_start")),
-        "# Splits\n\n" + markdown_table(result.split_summary),
-        "# Features\n\n" + markdown_table(result.feature_table),
-    ]
-    if result.warnings:
-        sections.append("# Warnings\n\n" + "".join(f"- {text}\n" for text in result.warnings))
-    (folder / "report.md").write_text("\n".join(sections), encoding="utf-8")
-
-
 def ensure_experiment(client: MlflowClient, settings: TrackingSettings) -> str:
     """The id of ``settings.experiment_name``, created on first use.
 
-    For the embedded store (sqlite / file URIs) artifacts go to ``resolved_artifact_root``;
-    a tracking server keeps its own artifact store.
+    Stores we write directly (SQLite, PostgreSQL, a folder) keep artifacts under
+    ``resolved_artifact_root``; a tracking server (http, databricks) has its own.
     """
     existing = client.get_experiment_by_name(settings.experiment_name)
     if existing is not None:
+        if existing.lifecycle_stage == "deleted":  # deleted in the UI: its name is taken
+            client.restore_experiment(existing.experiment_id)
         return str(existing.experiment_id)
     location = None
-    if settings.resolved_tracking_uri.startswith(("sqlite:", "file:")):
+    if not settings.resolved_tracking_uri.startswith(SERVER_SCHEMES):
         root = Path(settings.resolved_artifact_root).resolve()
         root.mkdir(parents=True, exist_ok=True)
         location = (root / settings.experiment_name).as_uri()
@@ -226,7 +154,7 @@ def _log_run_content(result: Any, settings: TrackingSettings, engine: str) -> st
     mlflow.log_metrics({f"duration_seconds.{k}": v for k, v in result.durations_seconds.items()})
     with tempfile.TemporaryDirectory(prefix="payrisk-run-") as folder:
         write_plots(result.curves, result.feature_importance, Path(folder) / "plots")
-        _write_tables(result, Path(folder) / "tables")
+        write_tables(result, Path(folder) / "tables")
         mlflow.log_artifacts(folder)
     buckets = LateBuckets(tuple(settings.late_bucket_edges_days), settings.grace_days)
     card = make_card(result.model, buckets, result.input_example)
@@ -262,14 +190,15 @@ def log_training_run(result: Any, settings: TrackingSettings, *, engine: str = "
     client.set_experiment_tag(
         experiment_id, TAG_PREFIX + "data_fingerprint", result.data_fingerprint
     )
+    previous_challenger = _current_alias(client, name, CHALLENGER_ALIAS)
     with tracking_uri_set(tracking_uri):
         run = client.create_run(
             experiment_id,
             tags=_run_tags(result, engine),
             run_name=f"train-{pd.Timestamp(result.data_cutoff):%Y-%m-%d}",
         )
-        run_id, version = run.info.run_id, None
-        previous_challenger = _current_alias(client, name, CHALLENGER_ALIAS)
+        run_id = run.info.run_id
+        version: str | None = None
         try:
             with mlflow.start_run(run_id=run_id):
                 model_uri = _log_run_content(result, settings, engine)
@@ -293,7 +222,7 @@ def _current_alias(client: MlflowClient, name: str, alias: str) -> str | None:
     """The version under ``alias``, or None (also when the model does not exist yet)."""
     try:
         return aliases_of(client, name).get(alias)
-    except Exception:  # no such registered model yet: nothing to restore later
+    except ModelNotFoundError:  # first training: nothing to restore later
         return None
 
 
@@ -306,11 +235,6 @@ def _undo_registration(
     delete_version(client, name, version)
     if previous_challenger is not None:
         client.set_registered_model_alias(name, CHALLENGER_ALIAS, previous_challenger)
-
-
-def logged_metrics(client: MlflowClient, run_id: str) -> Mapping[str, float]:
-    """The metrics of a run (latest value per name)."""
-    return dict(client.get_run(run_id).data.metrics)
 
 
 # -- Re-scoring saved models on the current ledger (the gate, `payrisk evaluate`) ----------

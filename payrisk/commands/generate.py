@@ -41,6 +41,14 @@ ToDbOpt = Annotated[
         "(the oracle still goes to OUT/truth).",
     ),
 ]
+PartitionedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--partitioned",
+        help="With --format parquet: one folder per table of part-NNNNN.parquet files, one "
+        "per chunk of customers (the Dask engine's input); never holds the ledger in memory.",
+    ),
+]
 
 
 def generate(
@@ -51,6 +59,7 @@ def generate(
     out: OutOpt = None,
     fmt: FormatOpt = "csv",
     to_db: ToDbOpt = False,
+    partitioned: PartitionedOpt = False,
 ) -> None:
     """Generate a realistic synthetic ledger and the oracle (true late probabilities).
 
@@ -66,6 +75,8 @@ def generate(
         if fmt not in FORMATS:
             raise GeneratedFilesError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
         file_format = cast("LedgerFormat", fmt)
+        if partitioned and (fmt != "parquet" or to_db):
+            raise GeneratedFilesError("--partitioned needs --format parquet and no --to-db")
         end_date = end.date() if end is not None else date.today()
         config = GeneratorConfig(customers=customers, years=years, seed=seed, end=end_date)
         out_dir = out if out is not None else settings.data_dir / "generated"
@@ -79,6 +90,10 @@ def generate(
         )
         if to_db:
             counts = _to_database(list(chunks), out_dir, file_format)
+        elif partitioned:
+            from ledger.synthetic.partitioned import write_partitioned
+
+            counts = write_partitioned(chunks, out_dir)
         else:
             counts = write_generated(chunks, out_dir, file_format)
     _print_counts(counts, config, out_dir, to_db)

@@ -7,14 +7,23 @@ stays fast.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich import box
 from rich.table import Table
 
 from ledger.errors import PayriskError
 from payrisk.commands._common import console, err_console, load_settings, user_errors
+from payrisk.commands._engine import (
+    DatasetOpt,
+    EngineOpt,
+    SchedulerOpt,
+    check_engine,
+    dataset_url,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -95,13 +104,22 @@ def _format(value: float) -> str:
 
 def print_metrics_table(metrics: pd.DataFrame, title: str) -> None:
     """The headline metrics, one row per scorer, as a rich table."""
-    from training.tracking import headline_table
+    from training.plots import headline_table
 
     table_data = headline_table(metrics)
-    table = Table(title=title, title_justify="left")
-    table.add_column("scorer")
+    # Two-line headers and light borders keep 9 columns readable in 80 characters.
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        collapse_padding=True,
+        pad_edge=False,
+    )
+    table.add_column("scorer", min_width=14)
     for column in table_data.columns:
-        table.add_column(str(column), justify="right")
+        header = str(column).replace("@", " @").rsplit(" ", 1)
+        table.add_column("\n".join(header), justify="right", no_wrap=True)
     for scorer, values in table_data.iterrows():
         style = "bold" if scorer == "model" else None
         table.add_row(str(scorer), *(_format(value) for value in values), style=style)
@@ -131,24 +149,30 @@ def train_command(
         int | None, typer.Option("--snapshot-every-days", min=1, help="Snapshot interval.")
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
+    engine: EngineOpt = "pandas",
+    dataset: DatasetOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
-    """Train the model and baselines, log the run to MLflow, register it as `challenger`."""
+    """Train the model and baselines, log the run to MLflow, register it as `challenger`.
+
+    --engine dask builds the features on a Dask cluster from a partitioned Parquet dataset (--dataset, or --ledger); fitting, calibration, evaluation and logging stay here.
+    """  # noqa: E501 -- one line per paragraph, or the help text breaks mid-sentence
     settings = load_settings()
     overrides = {"snapshot_every_days": snapshot_every_days, "random_seed": seed}
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     with user_errors():
-        from training.pipeline import train
         from training.tracking import log_training_run
 
+        check_engine(engine, scheduler)
+        url = dataset_url(dataset, ledger_dir) if engine == "dask" else None
         _prepare_stores(settings)
-        ledger, oracle = _load_ledger(settings, ledger_dir, oracle_dir)
-        console.print(
-            f"training on {len(ledger.invoices)} invoices of {len(ledger.customers)} customers"
-            + (" (with the oracle)" if oracle is not None else ""),
-            highlight=False,
-        )
-        result = train(ledger, settings, oracle=oracle)
-        run = log_training_run(result, settings)
+        if url is not None:
+            result = _train_on_dask(settings, url, scheduler)
+        else:
+            result = _train_in_process(settings, ledger_dir, oracle_dir, dataset)
+        # Only a finished result is logged: a failure above registers nothing.
+        with console.status("logging the run, the plots and the model to MLflow"):
+            run = log_training_run(result, settings, engine=engine)
     _print_splits(result.split_summary)
     print_metrics_table(result.metrics, "Test period (out of time)")
     for warning in result.warnings:
@@ -158,6 +182,38 @@ def train_command(
         f"(alias challenger); promote it with `payrisk promote`",
         highlight=False,
     )
+
+
+def _train_in_process(
+    settings: Settings, ledger_dir: Path | None, oracle_dir: Path | None, dataset: str | None
+) -> Any:
+    """The pandas engine: the ledger (folder, dataset or database) trained in this process."""
+    from training.engines.pandas import read_dataset, train_pandas
+
+    if dataset is not None:
+        ledger, oracle = read_dataset(dataset)
+    else:
+        ledger, oracle = _load_ledger(settings, ledger_dir, oracle_dir)
+    console.print(
+        f"training on {len(ledger.invoices)} invoices of {len(ledger.customers)} customers"
+        + (" (with the oracle)" if oracle is not None else ""),
+        highlight=False,
+    )
+    with console.status("training: features, model, baselines, evaluation, backtest"):
+        return train_pandas(ledger, settings, oracle)
+
+
+def _train_on_dask(settings: Settings, url: str, scheduler: str | None) -> Any:
+    """The dask engine: features on the cluster, fit and evaluation in this process."""
+    from training.engines.cluster import dask_client
+    from training.engines.dask import train_dask
+
+    console.print(f"training on the dataset {url} with the dask engine", highlight=False)
+    with (
+        dask_client(settings, scheduler) as client,
+        console.status("training: features on Dask, then model, evaluation, backtest"),
+    ):
+        return train_dask(url, settings, client)
 
 
 def promote_command(
@@ -173,9 +229,8 @@ def promote_command(
 ) -> None:
     """Move `champion` to the challenger if it beats the champion on the latest test period.
 
-    Both are re-scored on the current ledger's latest out-of-time test split; the gate
-    compares ROC AUC of P(late) (PAYRISK_PROMOTION_MARGIN). A refusal is not an error.
-    """
+    Both models are re-scored on the current ledger's latest out-of-time test split and compared on ROC AUC of P(late), with PAYRISK_PROMOTION_MARGIN. A refusal exits 0.
+    """  # noqa: E501 -- one line per paragraph, or the help text breaks mid-sentence
     settings = load_settings()
     with user_errors():
         from models.registry import promote
@@ -198,7 +253,9 @@ def promote_command(
     )
 
 
-def _gate_evaluation(settings: Settings, ledger_dir: Path | None) -> Any:
+def _gate_evaluation(
+    settings: Settings, ledger_dir: Path | None
+) -> Callable[[str], dict[str, float]]:
     """model URI -> its test metrics on the current ledger; the split is built once, lazily."""
     cache: dict[str, Any] = {}
 

@@ -176,7 +176,7 @@ def test_codes_kinds_and_missing_required_values() -> None:
             "kind",
             "visit",
             "unknown activity kind; expected one of reminder, call, promise, dispute_opened, "
-            "dispute_resolved, note",
+            "dispute_resolved, note, reassign",
         ),
         (
             "activities",

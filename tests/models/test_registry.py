@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
+from ledger.errors import PayriskError
 from models.registry import (
     CHALLENGER_ALIAS,
     CHAMPION_ALIAS,
     AliasNotFoundError,
     ModelNotFoundError,
+    RegistryError,
     TrackingStoreUnreachableError,
     aliases_of,
     get_version_by_alias,
@@ -108,6 +110,25 @@ def test_undefined_metric_refuses_unless_forced(
     tags = client.get_model_version(name, "2").tags
     assert tags["promotion.forced"] == "true"
     assert tags["promotion.reason"].endswith("overridden by --force; ticket 42")
+
+
+def test_a_champion_that_cannot_be_rescored_needs_force(
+    client: MlflowClient, tmp_path: Path, name: str
+) -> None:
+    _versions(client, tmp_path, 2, name)
+    set_alias(client, name, CHAMPION_ALIAS, "1")
+    set_alias(client, name, CHALLENGER_ALIAS, "2")
+
+    def evaluate(model_uri: str) -> dict[str, float]:
+        if model_uri.endswith("/1"):
+            raise PayriskError("the rows lack the model's feature columns ['old_feature']")
+        return {"roc_auc_late": 0.7}
+
+    with pytest.raises(RegistryError, match=r"champion v1 cannot be re-scored .*old_feature"):
+        promote(client, name, evaluate=evaluate)
+    assert aliases_of(client, name)[CHAMPION_ALIAS] == "1"
+    forced = promote(client, name, evaluate=evaluate, force=True)
+    assert (forced.decision, forced.champion_after, forced.champion_value) == ("forced", "2", None)
 
 
 def test_promoting_the_champion_again_is_a_clear_no_op(

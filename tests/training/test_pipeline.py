@@ -67,6 +67,7 @@ def test_small_invoices_only_ledger_trains_says_how_sure_and_is_deterministic(
 ) -> None:
     assert small_paid_ledger.payments.empty and small_paid_ledger.activities.empty
     assert small_paid_ledger.invoices["paid_date"].notna().all()
+    assert 2000 <= len(small_paid_ledger.invoices) <= 3000
     settings = fast_settings(small_sample_rows=5000)
     first = train(small_paid_ledger, settings)
     assert ORACLE not in set(first.metrics["scorer"])

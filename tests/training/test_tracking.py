@@ -14,13 +14,8 @@ from models.registry import TrackingStoreUnreachableError, aliases_of, open_regi
 from payrisk.settings import Settings
 from training import tracking
 from training.pipeline import TrainingResult
-from training.tracking import (
-    flat_backtest_metrics,
-    flat_test_metrics,
-    headline_table,
-    log_training_run,
-    markdown_table,
-)
+from training.plots import headline_table, markdown_table
+from training.tracking import flat_backtest_metrics, flat_test_metrics, log_training_run
 
 
 def _frame(n_rows: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -192,3 +187,21 @@ def test_an_unreachable_store_fails_before_any_run(result: TrainingResult, tmp_p
     with pytest.raises(TrackingStoreUnreachableError, match="does not exist"):
         log_training_run(result, settings)
     assert not (tmp_path / "gone").exists()
+
+
+@pytest.mark.postgres
+def test_a_postgresql_tracking_store_works_the_same(
+    result: TrainingResult, postgres_url: str, tmp_path: Path
+) -> None:
+    """Production keeps MLflow in PostgreSQL: same code, another URI."""
+    settings = Settings(
+        data_dir=tmp_path,
+        mlflow_tracking_uri=postgres_url,
+        mlflow_artifact_root=tmp_path / "artifacts",
+    )
+    run = log_training_run(result, settings)
+    client = open_registry(postgres_url)
+    assert client.get_run(run.run_id).info.status == "FINISHED"
+    assert aliases_of(client, settings.registered_model_name) == {"challenger": run.version}
+    location = client.get_experiment(run.experiment_id).artifact_location
+    assert location.startswith((tmp_path / "artifacts").as_uri())

@@ -1,0 +1,47 @@
+"""`payrisk serve`: run the scoring service with uvicorn (``serving.app:create_app``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from payrisk.commands._common import console, load_settings
+
+
+def serve(
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to listen on (PAYRISK_HOST).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", min=1, max=65535, help="Port (PAYRISK_PORT).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="Worker processes (PAYRISK_WORKERS).")
+    ] = None,
+) -> None:
+    """Serve the API (ingest, scores, model, health, metrics); docs at /docs."""
+    import uvicorn
+
+    settings = load_settings()
+    chosen_host = host or settings.host
+    chosen_port = port or settings.port
+    console.print(
+        f"payrisk API on http://{chosen_host}:{chosen_port} (docs at /docs)", highlight=False
+    )
+    # Each worker builds its own app from the environment's settings.
+    uvicorn.run(
+        "serving.app:create_app",
+        factory=True,
+        host=chosen_host,
+        port=chosen_port,
+        workers=workers or settings.workers,
+        # The service logs one JSON line per request itself.
+        access_log=False,
+        log_level=settings.log_level.lower(),
+    )
+
+
+def register(root: typer.Typer) -> None:
+    """Add `payrisk serve` to the root app."""
+    root.command("serve")(serve)

@@ -1,0 +1,109 @@
+"""The app factory: ``create_app(settings)`` builds the whole service; nothing at import.
+
+Building the app connects to nothing. The lifespan migrates the ledger database (when
+``migrate_on_start``), loads the served model and starts its poller; a missing model or
+an unreachable database does not stop the start: ``/readyz`` says what is missing until
+it is there. ``payrisk serve`` runs ``uvicorn serving.app:create_app --factory``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from ledger.store import LedgerStore, StoreError
+from models.pyfunc import payrisk_version
+from payrisk.settings import Settings
+from serving.auth import KeyAuthenticator
+from serving.errors import install_error_handlers
+from serving.logs import configure_logging
+from serving.metrics import ServiceMetrics
+from serving.middleware import RequestContextMiddleware
+from serving.model_holder import ModelHolder
+from serving.routes import ingest, model, ops, scores, worklist
+
+logger = logging.getLogger("serving.app")
+
+DESCRIPTION = """\
+Late-payment risk for accounts receivable: keep the ledger up to date (`ingest`), ask how
+risky a customer or an invoice is and why (`score`), read the worklist (`worklist`).
+Every `/v1` route needs an API key (`payrisk keys create`) sent as
+`Authorization: Bearer <key>`; errors are JSON with a `detail`.
+"""
+
+
+def _start(app: FastAPI) -> None:
+    settings: Settings = app.state.settings
+    store: LedgerStore = app.state.store
+    if settings.migrate_on_start:
+        try:
+            revision = store.migrate()
+            logger.info("database ready", extra={"fields": {"revision": revision}})
+        except StoreError as error:
+            # Not fatal: /readyz reports it and requests get 503 until the database is back.
+            logger.warning("database not ready", extra={"fields": {"error": str(error)}})
+    outcome = app.state.holder.start()
+    logger.info(
+        "service started",
+        extra={
+            "fields": {
+                "model_outcome": outcome.outcome,
+                "model_version": outcome.serving_version,
+                "model_error": outcome.error,
+                "database": store.display_url,
+            }
+        },
+    )
+
+
+def _stop(app: FastAPI) -> None:
+    app.state.holder.stop()
+    app.state.store.dispose()
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Migrating and loading a model block: keep them off the event loop.
+    await run_in_threadpool(_start, app)
+    try:
+        yield
+    finally:
+        await run_in_threadpool(_stop, app)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The payrisk API for ``settings`` (default: from the environment, ``PAYRISK_*``)."""
+    settings = settings if settings is not None else Settings()
+    configure_logging(settings.log_level)
+    store = LedgerStore.from_url(settings.resolved_database_url)
+    holder = ModelHolder(
+        tracking_uri=settings.resolved_tracking_uri,
+        model_name=settings.registered_model_name,
+        alias=settings.model_alias,
+        poll_seconds=settings.model_poll_seconds,
+    )
+    metrics = ServiceMetrics()
+    metrics.watch_model(holder.status)
+
+    app = FastAPI(
+        title="payrisk",
+        version=payrisk_version(),
+        description=DESCRIPTION,
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.holder = holder
+    app.state.metrics = metrics
+    app.state.authenticator = KeyAuthenticator(store, settings.api_key_cache_seconds)
+    install_error_handlers(app)
+    app.add_middleware(
+        RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes
+    )
+    for module in (ops, ingest, scores, model, worklist):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,153 @@
+"""Typed dependencies: a route's signature says what it needs.
+
+``SettingsDep``, ``StoreDep`` (the ledger database), ``ConnectionDep`` (a connection in a
+transaction), ``ModelDep`` (the model snapshot the request runs on, 503 if none),
+``MetricsDep``, ``CallerDep`` (any valid key) and ``require_scope("...")`` or its aliases
+``ScoreCaller`` / ``IngestCaller`` / ``WorklistCaller`` / ``AdminCaller``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ledger.store import LedgerStore, StoreUnavailable
+from payrisk.settings import Settings
+from serving.auth import SCOPES, Caller, KeyAuthenticator
+from serving.errors import ApiError
+from serving.metrics import ServiceMetrics
+from serving.model_holder import ModelHolder, ModelSnapshot
+
+HOW_TO_SEND = "send it as the header 'Authorization: Bearer <key>'"
+
+# Only for the OpenAPI document ("Authorize" in /docs); ``get_caller`` reads the header.
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key from `payrisk keys create`, sent as `Authorization: Bearer <key>`.",
+)
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was built with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_store(request: Request) -> LedgerStore:
+    """The app's ledger store (one engine and pool per app)."""
+    store: LedgerStore = request.app.state.store
+    return store
+
+
+def get_connection(store: Annotated[LedgerStore, Depends(get_store)]) -> Iterator[sa.Connection]:
+    """A connection in a transaction, committed after the route returns, else rolled back."""
+    try:
+        connection = store.engine.connect()
+    except (sa.exc.DBAPIError, OSError) as error:
+        raise StoreUnavailable(f"cannot connect to {store.display_url}: {error}") from error
+    with connection, connection.begin():
+        yield connection
+
+
+def get_holder(request: Request) -> ModelHolder:
+    """The app's model holder."""
+    holder: ModelHolder = request.app.state.holder
+    return holder
+
+
+def get_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> ModelSnapshot:
+    """The model snapshot this request runs on; 503 when no model is loaded."""
+    snapshot = holder.current()
+    if snapshot is None:
+        status = holder.status()
+        raise ApiError(
+            503,
+            f"no model is loaded: {status.last_error or 'unknown reason'}",
+            headers={"Retry-After": "30"},
+            model=f"models:/{status.name}@{status.alias}",
+        )
+    return snapshot
+
+
+def get_metrics(request: Request) -> ServiceMetrics:
+    """The app's Prometheus metrics."""
+    metrics: ServiceMetrics = request.app.state.metrics
+    return metrics
+
+
+def _presented_key(authorization: str | None) -> str:
+    if not authorization:
+        raise ApiError(
+            401,
+            f"missing API key: {HOW_TO_SEND}",
+            headers={"WWW-Authenticate": "Bearer"},
+            error="missing_api_key",
+        )
+    scheme, _, key = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise ApiError(
+            401,
+            f"malformed Authorization header: {HOW_TO_SEND}",
+            headers={"WWW-Authenticate": "Bearer"},
+            error="missing_api_key",
+        )
+    return key.strip()
+
+
+def get_caller(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+) -> Caller:
+    """The caller of a valid key; 401 when the key is missing, unknown or revoked."""
+    key = _presented_key(request.headers.get("authorization"))
+    authenticator: KeyAuthenticator = request.app.state.authenticator
+    caller = authenticator.authenticate(key)
+    if caller is None:
+        raise ApiError(
+            401,
+            "unknown or revoked API key",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            error="invalid_api_key",
+        )
+    # For the access log: the key's name, never the key.
+    request.state.caller_name = caller.name
+    return caller
+
+
+def require_scope(scope: str) -> Callable[[Caller], Caller]:
+    """A dependency that lets only keys holding ``scope`` through (403 otherwise)."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}; known: {SCOPES}")
+
+    def check(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
+        if scope not in caller.scopes:
+            raise ApiError(
+                403,
+                f"this API key lacks the scope {scope!r}",
+                headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
+                error="insufficient_scope",
+                required_scope=scope,
+                key_scopes=sorted(caller.scopes),
+            )
+        return caller
+
+    check.__name__ = f"require_{scope}_scope"
+    return check
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[LedgerStore, Depends(get_store)]
+ConnectionDep = Annotated[sa.Connection, Depends(get_connection)]
+HolderDep = Annotated[ModelHolder, Depends(get_holder)]
+ModelDep = Annotated[ModelSnapshot, Depends(get_model)]
+MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
+CallerDep = Annotated[Caller, Depends(get_caller)]
+ScoreCaller = Annotated[Caller, Depends(require_scope("score"))]
+IngestCaller = Annotated[Caller, Depends(require_scope("ingest"))]
+WorklistCaller = Annotated[Caller, Depends(require_scope("worklist"))]
+AdminCaller = Annotated[Caller, Depends(require_scope("admin"))]

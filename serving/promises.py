@@ -1,0 +1,142 @@
+"""Promises to pay as of t: active, kept or broken, for the worklist and the policy.
+
+A promise is an activity of kind ``promise`` with a ``promised_date`` (and usually a
+``promised_amount`` and an ``invoice_id``), known from its activity ``date`` on. At t:
+
+- **kept** when the payments dated from the day it was made through the promised date
+  cover the promised amount: payments to its invoice if it names one (or that invoice
+  settled by the promised date), else any payment of the customer. Without an amount, any
+  payment in that span keeps it. Payments dated after t are never seen.
+- **broken** when it is not kept and its promised date is before t;
+- **active** when it is not kept and its promised date is on or after t (a dunning block
+  until that date).
+
+The same definition as ``features/activities.py`` (which only exposes it on arrays, inside
+the feature context), including the "implied" payment of an invoice settled by its
+``paid_date`` with less applied to it, so an invoices-only ledger works.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ledger.frames import Ledger
+from ledger.settlement import COVER_TOLERANCE_AMOUNT, settled_dates
+
+PROMISE_KIND = "promise"
+STATUS_KEPT, STATUS_BROKEN, STATUS_ACTIVE = "kept", "broken", "active"
+PROMISE_COLUMNS = (
+    "activity_id",
+    "customer_id",
+    "invoice_id",
+    "made_date",
+    "promised_date",
+    "promised_amount",
+    "paid_amount",
+    "status",
+)
+
+
+def effective_payments(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Payments dated <= ``as_of``, plus the implied rest of invoices settled by then.
+
+    Columns: customer_id, invoice_id, payment_date, amount.
+    """
+    payments = ledger.payments.loc[
+        ledger.payments["payment_date"] <= as_of,
+        ["customer_id", "invoice_id", "payment_date", "amount"],
+    ]
+    invoices = ledger.invoices
+    settled = settled_dates(invoices, ledger.payments)
+    applied = payments.loc[payments["invoice_id"].notna()]
+    applied_total = applied.groupby("invoice_id")["amount"].sum()
+    rest_amount = invoices["amount"] - invoices["invoice_id"].map(applied_total).fillna(0.0)
+    implied = (settled <= as_of) & (rest_amount.to_numpy() > COVER_TOLERANCE_AMOUNT)
+    implied_rows = pd.DataFrame(
+        {
+            "customer_id": invoices.loc[implied, "customer_id"],
+            "invoice_id": invoices.loc[implied, "invoice_id"],
+            "payment_date": settled[implied],
+            "amount": rest_amount[implied],
+        }
+    )
+    return pd.concat([payments, implied_rows], ignore_index=True)
+
+
+def _paid_in_span(
+    promises: pd.DataFrame, payments: pd.DataFrame, key: str, end: pd.Series
+) -> pd.Series:
+    """Per promise, the amount paid (by ``key``) dated in [made_date, end]."""
+    pairs = promises[["activity_id", key, "made_date"]].assign(end=end.to_numpy())
+    pairs = pairs.loc[pairs[key].notna()]
+    joined = pairs.merge(payments[[key, "payment_date", "amount"]], on=key, how="inner")
+    in_span = (joined["payment_date"] >= joined["made_date"]) & (
+        joined["payment_date"] <= joined["end"]
+    )
+    paid = joined.loc[in_span].groupby("activity_id")["amount"].sum()
+    return promises["activity_id"].map(paid).fillna(0.0).astype("float64")
+
+
+def promise_status(ledger: Ledger, as_of: pd.Timestamp | str) -> pd.DataFrame:
+    """Every promise made on or before ``as_of`` with its status at ``as_of`` (t).
+
+    Columns: ``PROMISE_COLUMNS``; ``paid_amount`` is what counted towards the promise.
+    Promises without a promised date are left out (there is nothing to keep or break).
+    """
+    as_of = pd.Timestamp(as_of).normalize()
+    activities = ledger.activities
+    is_promise = activities["kind"].str.strip().str.lower() == PROMISE_KIND
+    chosen = is_promise.fillna(False) & activities["promised_date"].notna()
+    chosen &= activities["date"] <= as_of
+    promises = activities.loc[chosen].rename(columns={"date": "made_date"})
+    promises = promises[list(PROMISE_COLUMNS[:6])].reset_index(drop=True)
+    # Seen from t, a payment after t has not happened yet.
+    span_end = promises["promised_date"].where(promises["promised_date"] <= as_of, as_of)
+    span_end = span_end.clip(lower=promises["made_date"])
+    payments = effective_payments(ledger, as_of)
+    names_invoice = promises["invoice_id"].notna()
+    by_invoice = _paid_in_span(promises, payments, "invoice_id", span_end)
+    by_customer = _paid_in_span(promises, payments, "customer_id", span_end)
+    paid = by_invoice.where(names_invoice, by_customer)
+    settled = promises["invoice_id"].map(
+        pd.Series(
+            settled_dates(ledger.invoices, ledger.payments).to_numpy(),
+            index=ledger.invoices["invoice_id"].to_numpy(),
+        )
+    )
+    invoice_settled = names_invoice & (settled <= span_end).fillna(False)
+    amount = promises["promised_amount"]
+    covered = np.where(
+        amount > 0, paid + COVER_TOLERANCE_AMOUNT >= amount, paid > COVER_TOLERANCE_AMOUNT
+    )
+    kept = covered | invoice_settled.to_numpy(dtype=bool)
+    status = np.where(
+        kept,
+        STATUS_KEPT,
+        np.where(promises["promised_date"] < as_of, STATUS_BROKEN, STATUS_ACTIVE),
+    )
+    return promises.assign(paid_amount=paid, status=pd.array(status, dtype="string"))
+
+
+def promise_summary(ledger: Ledger, as_of: pd.Timestamp | str) -> pd.DataFrame:
+    """Per customer with promises: broken count, and the latest active promise's date.
+
+    Index customer_id; columns ``broken_promises`` (int), ``active_promise_until``
+    (the latest promised date among active promises, NaT when none) and
+    ``last_broken_date`` (the promised date of the latest broken promise, NaT when none).
+    """
+    promises = promise_status(ledger, as_of)
+    broken = (promises["status"] == STATUS_BROKEN).groupby(promises["customer_id"]).sum()
+    active_dates = promises["promised_date"].where(promises["status"] == STATUS_ACTIVE)
+    until = active_dates.groupby(promises["customer_id"]).max()
+    broken_dates = promises["promised_date"].where(promises["status"] == STATUS_BROKEN)
+    summary = pd.DataFrame(
+        {
+            "broken_promises": broken.astype("int64"),
+            "active_promise_until": until,
+            "last_broken_date": broken_dates.groupby(promises["customer_id"]).max(),
+        }
+    )
+    summary.index.name = "customer_id"
+    return summary

@@ -1,0 +1,312 @@
+"""The worklist, AR KPIs and collector actions (scope ``worklist``; actions also ``ingest``).
+
+``GET /v1/worklist`` ranks customers from the newest stored scores (``scores`` table)
+whose ``as_of`` is on or before the requested date, with the ledger as of that date;
+``?format=csv`` or ``Accept: text/csv`` exports every matching row (no paging).
+``GET /v1/kpis`` computes the KPIs point in time (``serving.kpis``). ``POST
+/v1/customers/{id}/activities`` logs an action with its author (``serving.actions``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+from pydantic import AfterValidator
+
+from ledger.db_schema import SCORES
+from ledger.frames import Ledger
+from ledger.store import LedgerStore, StoreUnavailable
+from payrisk.settings import Settings
+from serving.actions import Action, ActionRejected, UnknownCustomer, log_action
+from serving.auth import Caller
+from serving.deps import SettingsDep, StoreDep, WorklistCaller, get_caller
+from serving.errors import ApiError
+from serving.ingest import IngestRejected
+from serving.kpis import __doc__ as KPI_FORMULAS
+from serving.kpis import kpi_snapshot, kpi_trend, worklist_effect
+from serving.ledger_reads import read_whole_ledger
+from serving.policy import load_policy
+from serving.schemas.ledger import MAX_DATE, MAX_ID_LENGTH, MIN_DATE, storable_text
+from serving.schemas.worklist import ActionIn, ActionOut, KpiReport, WorklistItem, WorklistPage
+from serving.worklist import (
+    MissingRateError,
+    UnknownFilterValue,
+    WorklistParams,
+    filter_worklist,
+    known_filter_values,
+    rank_worklist,
+)
+
+router = APIRouter(
+    prefix="/v1",
+    tags=["worklist"],
+    responses={
+        401: {"description": "missing, unknown or revoked API key"},
+        403: {"description": "the key lacks the needed scope"},
+        503: {"description": "the ledger database is unavailable"},
+    },
+)
+
+_SCORE_COLUMNS = ("invoice_id", "customer_id", "open_amount", "currency", "p_over_30", "reasons")
+EFFECT_LOOKBACK_DAYS = 30
+ACTION_SCOPES = ("worklist", "ingest")
+# Months of look-back (trend, count-back) must stay inside pandas' datetime range.
+EARLIEST_AS_OF = date(MIN_DATE.year + 5, 1, 1)
+AsOf = Annotated[
+    date | None,
+    Query(ge=EARLIEST_AS_OF, le=MAX_DATE, description="the as-of date; default today (UTC)"),
+]
+CustomerId = Annotated[
+    str, Path(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(storable_text)
+]
+
+
+def today_utc() -> date:
+    """Today's date in UTC: the default as-of date."""
+    return datetime.now(UTC).date()
+
+
+def scores_as_of(store: LedgerStore, as_of: date) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The newest refresh's scores with ``as_of`` <= the date, and that refresh's facts."""
+    columns = [SCORES.c[name] for name in _SCORE_COLUMNS]
+    try:
+        with store.engine.connect() as connection:
+            newest = connection.execute(
+                sa.select(sa.func.max(SCORES.c.scored_at)).where(SCORES.c.as_of <= as_of)
+            ).scalar()
+            if newest is None:
+                return pd.DataFrame(columns=list(_SCORE_COLUMNS)), {}
+            query = sa.select(*columns, SCORES.c.model_version, SCORES.c.as_of)
+            rows = connection.execute(query.where(SCORES.c.scored_at == newest)).all()
+    except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.ProgrammingError) as error:
+        # ProgrammingError: no scores table (a database never migrated) -> 503, not 500.
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise StoreUnavailable(f"cannot read scores from {store.display_url}: {reason}") from error
+    frame = pd.DataFrame([tuple(row) for row in rows], columns=[*_SCORE_COLUMNS, "v", "as_of"])
+    facts = {"scored_at": newest, "model_version": str(frame["v"].iloc[0]), "as_of": rows[0][-1]}
+    frame = frame.astype({"open_amount": "float64", "p_over_30": "float64"})
+    return frame[list(_SCORE_COLUMNS)], facts
+
+
+def _unknown_filter(error: UnknownFilterValue) -> ApiError:
+    return ApiError(
+        422,
+        str(error),
+        errors=[
+            {
+                "field": error.field_name,
+                "reason": str(error),
+                "type": "unknown_value",
+                "loc": ["query", error.field_name],
+            }
+        ],
+        allowed=error.allowed,
+    )
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready scalar: None for NaN/NaT, ISO dates, ints for whole floats of counts."""
+    if isinstance(value, list):
+        return value
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    return value.item() if hasattr(value, "item") else value
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{key: _plain(value) for key, value in row.items()} for row in frame.to_dict("records")]
+
+
+def _csv_response(frame: pd.DataFrame, as_of: date) -> Response:
+    buffer = io.StringIO()
+    export = frame.assign(reasons=frame["reasons"].map(lambda texts: " | ".join(texts or [])))
+    writer = csv.writer(buffer)
+    writer.writerow(export.columns)
+    for row in _records(export):
+        writer.writerow(["" if value is None else value for value in row.values()])
+    headers = {"Content-Disposition": f'attachment; filename="worklist-{as_of}.csv"'}
+    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+def build_worklist(
+    store: LedgerStore, settings: Settings, as_of: date
+) -> tuple[pd.DataFrame, Ledger, dict[str, Any]]:
+    """The whole ranked worklist at ``as_of``, the ledger it used and the scores' facts."""
+    scores, facts = scores_as_of(store, as_of)
+    ledger = read_whole_ledger(store)
+    params = WorklistParams.from_settings(settings)
+    rules = load_policy(settings.worklist_policy_file)
+    return rank_worklist(scores, ledger, rules, params, pd.Timestamp(as_of)), ledger, facts
+
+
+def _page(
+    chosen: pd.DataFrame,
+    facts: dict[str, Any],
+    settings: Settings,
+    as_of: date,
+    page: int,
+    page_size: int,
+) -> WorklistPage:
+    start = (page - 1) * page_size
+    notice = None if facts else "no stored scores yet: refresh the scores (POST /v1/scores:refresh)"
+    return WorklistPage(
+        as_of=as_of,
+        reporting_currency=settings.reporting_currency,
+        scored_at=facts.get("scored_at"),
+        model_version=facts.get("model_version"),
+        total=len(chosen),
+        page=page,
+        page_size=page_size,
+        items=[WorklistItem(**row) for row in _records(chosen.iloc[start : start + page_size])],
+        notice=notice,
+    )
+
+
+@router.get(
+    "/worklist",
+    response_model=WorklistPage,
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "a page, or the CSV export"},
+        422: {"description": "an unknown filter value (the allowed ones are listed)"},
+    },
+)
+def get_worklist(
+    request: Request,
+    settings: SettingsDep,
+    store: StoreDep,
+    _caller: WorklistCaller,
+    collector: str | None = None,
+    tier: str | None = None,
+    segment: str | None = None,
+    currency: str | None = None,
+    country: str | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+    as_of: AsOf = None,
+    format: Literal["json", "csv"] | None = None,
+) -> Any:
+    """Customers ranked by expected amount at risk, with tier, reasons and next action."""
+    as_of = as_of or today_utc()
+    worklist, ledger, facts = build_worklist(store, settings, as_of)
+    filters = {
+        "collector": collector,
+        "tier": tier,
+        "segment": segment,
+        "currency": currency,
+        "country": country,
+    }
+    try:
+        chosen = filter_worklist(worklist, filters, known_filter_values(ledger, worklist))
+    except UnknownFilterValue as error:
+        raise _unknown_filter(error) from error
+    wants_csv = format == "csv" or (
+        format is None and "text/csv" in request.headers.get("accept", "")
+    )
+    if wants_csv:
+        return _csv_response(chosen, as_of)
+    return _page(chosen, facts, settings, as_of, page, page_size)
+
+
+def _effect(
+    store: LedgerStore, ledger: Ledger, settings: Settings, as_of: date
+) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """The worklist effect of the list stored a month before ``as_of`` (or why there is none)."""
+    then, facts = scores_as_of(store, as_of - timedelta(days=EFFECT_LOOKBACK_DAYS))
+    if not facts:
+        return None, f"no scores stored {EFFECT_LOOKBACK_DAYS}+ days before {as_of}"
+    params = WorklistParams.from_settings(settings)
+    try:
+        effect = worklist_effect(
+            then, ledger, facts["as_of"], params, settings.worklist_effect_top_n
+        )
+    except MissingRateError as error:
+        return None, f"worklist effect not computed: {error}"
+    return _records(effect), None
+
+
+@router.get("/kpis", response_model=KpiReport)
+def get_kpis(
+    settings: SettingsDep,
+    store: StoreDep,
+    _caller: WorklistCaller,
+    as_of: AsOf = None,
+    group_by: Literal["collector", "segment"] | None = None,
+    months: Annotated[int, Query(ge=1, le=36)] = 12,
+    per_currency: bool | None = Query(
+        None, description="keep currencies apart; default: yes unless fx_rates are set"
+    ),
+) -> KpiReport:
+    """DSO (count-back and simple), CEI, ADD, aging and share current, with their trend."""
+    as_of = as_of or today_utc()
+    ledger = read_whole_ledger(store)
+    separate = per_currency if per_currency is not None else not settings.fx_rates
+    reporting = None if separate else settings.reporting_currency
+    rates = settings.fx_rates
+    stamp = pd.Timestamp(as_of)
+    current = kpi_snapshot(ledger, stamp, group_by, reporting, rates)
+    trend = kpi_trend(ledger, stamp, months, group_by, reporting, rates)
+    effect, notice = _effect(store, ledger, settings, as_of)
+    return KpiReport(
+        as_of=as_of,
+        group_by=group_by,
+        currency_mode="per_currency" if separate else "reporting",
+        reporting_currency=reporting,
+        formulas={"kpis": (KPI_FORMULAS or "").strip()},
+        current=_records(current),
+        trend=_records(trend),
+        worklist_effect=effect,
+        notice=notice,
+    )
+
+
+def require_action_scope(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
+    """Keys with scope ``worklist`` or ``ingest`` may log actions (403 otherwise)."""
+    if not set(ACTION_SCOPES) & set(caller.scopes):
+        raise ApiError(
+            403,
+            "this API key lacks the scope 'worklist' or 'ingest'",
+            error="insufficient_scope",
+            required_scope=list(ACTION_SCOPES),
+            key_scopes=sorted(caller.scopes),
+        )
+    return caller
+
+
+@router.post(
+    "/customers/{customer_id}/activities",
+    response_model=ActionOut,
+    status_code=201,
+    responses={404: {"description": "unknown customer"}, 422: {"description": "invalid action"}},
+)
+def post_action(
+    customer_id: CustomerId,
+    body: ActionIn,
+    store: StoreDep,
+    caller: Annotated[Caller, Depends(require_action_scope)],
+) -> ActionOut:
+    """Log a call, promise to pay, dispute, note or reassignment; stored with its author."""
+    today = today_utc()
+    action = Action(customer_id=customer_id, **{**body.model_dump(), "date": body.date or today})
+    try:
+        stored = log_action(store, action, caller.name, today)
+    except UnknownCustomer as error:
+        raise ApiError(404, str(error)) from error
+    except ActionRejected as error:
+        problems = [
+            {"field": field, "reason": reason, "type": "value_error", "loc": ["body", field]}
+            for field, reason in error.problems
+        ]
+        raise ApiError(422, f"invalid action: {error}", errors=problems) from error
+    except IngestRejected as error:
+        raise ApiError(422, str(error), errors=[e.model_dump() for e in error.errors]) from error
+    return ActionOut(**stored)

@@ -1,0 +1,293 @@
+"""Request and response models of scoring, the refresh and the model routes.
+
+A scoring answer is the same whichever way the history arrived (stored or stateless):
+the model that answered (name and version), the as-of date, per customer the expected
+amount more than 30 days late, the tier and the top reasons, and per open invoice the
+bucket probabilities, P(late), P(> 30 days late), expected days late, predicted payment
+date and its top 3 reasons. ``from_scored`` builds them from ``serving.scoring.Scored``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.explain import Reason
+from serving.schemas.ledger import (
+    ActivityRecord,
+    CustomerRecord,
+    InvoiceRecord,
+    LedgerDate,
+    LedgerId,
+    PaymentRecord,
+)
+from serving.scoring import Scored, plain_value
+
+Lang = Literal["en", "he"]
+Tier = Literal["low", "medium", "high"]
+
+_REASON_EXAMPLE = {
+    "feature": "days_to_due",
+    "value": -45.0,
+    "contribution": 0.82,
+    "direction": "raises",
+    "text": "invoice is 45 days overdue",
+}
+_INVOICE_EXAMPLE = {
+    "invoice_id": "INV-5001",
+    "currency": "ILS",
+    "open_amount": 9450.0,
+    "due_date": "2026-11-30",
+    "bucket_probabilities": {
+        "on_time": 0.05,
+        "late_1_30": 0.35,
+        "late_31_60": 0.3,
+        "late_61_90": 0.2,
+        "late_over_90": 0.1,
+    },
+    "p_late": 0.95,
+    "p_over_30": 0.6,
+    "expected_days_late": 38.5,
+    "predicted_payment_date": "2027-01-07",
+    "reasons": [_REASON_EXAMPLE],
+}
+_CUSTOMER_EXAMPLE = {
+    "customer_id": "C-1001",
+    "currency": "ILS",
+    "open_invoices": 1,
+    "open_amount": 9450.0,
+    "expected_amount_over_30": 5670.0,
+    "expected_share_over_30": 0.6,
+    "risk_tier": "high",
+    "reasons": [_REASON_EXAMPLE],
+    "invoices": [_INVOICE_EXAMPLE],
+}
+_MODEL_EXAMPLE = {"name": "payment-risk", "version": "3"}
+
+
+class ReasonOut(BaseModel):
+    """One reason: the feature, its value, its push on the log-odds of "late", in words."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_REASON_EXAMPLE]})
+
+    feature: str
+    value: float | str | None = Field(description="the feature's value for this invoice")
+    contribution: float = Field(description="push on the log-odds of late (> 0 raises the risk)")
+    direction: Literal["raises", "lowers"]
+    text: str = Field(description="the reason in plain words, in the requested language")
+
+    @classmethod
+    def of(cls, reason: Reason) -> ReasonOut:
+        """From ``models.explain.Reason``."""
+        return cls(
+            feature=reason.feature,
+            value=plain_value(reason.value),
+            contribution=float(reason.contribution),
+            direction=reason.direction,
+            text=reason.text,
+        )
+
+
+class InvoiceScore(BaseModel):
+    """The risk of one open invoice as of the date."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_INVOICE_EXAMPLE]})
+
+    invoice_id: str
+    currency: str | None
+    open_amount: float = Field(description="amount still open at as_of, invoice currency")
+    due_date: date
+    bucket_probabilities: dict[str, float] = Field(description="P(each days-late bucket)")
+    p_late: float = Field(description="P(paid after the due date)")
+    p_over_30: float = Field(description="P(paid more than 30 days after the due date)")
+    expected_days_late: float = Field(description="days; at least the days already overdue")
+    predicted_payment_date: date
+    reasons: list[ReasonOut] = Field(description="top 3 reasons, strongest first")
+
+
+class CustomerRisk(BaseModel):
+    """A customer's risk: the roll-up over its open invoices, and each of them."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_CUSTOMER_EXAMPLE]})
+
+    customer_id: str
+    currency: str | None = Field(description="the open invoices' currency; null when mixed")
+    open_invoices: int
+    open_amount: float
+    expected_amount_over_30: float = Field(
+        description="sum over open invoices of open amount x P(> 30 days late)"
+    )
+    expected_share_over_30: float = Field(description="expected_amount_over_30 / open_amount")
+    risk_tier: Tier = Field(description="high from a share of 0.30, medium from 0.10")
+    reasons: list[ReasonOut] = Field(description="the reasons of the riskiest open invoice")
+    invoices: list[InvoiceScore] = Field(description="open invoices, riskiest first")
+
+    @classmethod
+    def from_scored(cls, scored: Scored, position: int, lang: str) -> CustomerRisk:
+        """Row ``position`` of ``scored.customers`` with its invoices and reasons."""
+        customer = scored.customers.iloc[position]
+        rows = scored.invoices.index[scored.invoices["customer_id"] == customer["customer_id"]]
+        return cls(
+            customer_id=str(customer["customer_id"]),
+            currency=None if pd.isna(customer["currency"]) else str(customer["currency"]),
+            open_invoices=int(customer["open_invoices"]),
+            open_amount=float(customer["open_amount"]),
+            expected_amount_over_30=float(customer["expected_amount_over_30"]),
+            expected_share_over_30=float(customer["expected_share_over_30"]),
+            risk_tier=str(customer["risk_tier"]),  # type: ignore[arg-type]
+            reasons=[ReasonOut.of(reason) for reason in scored.customer_reasons(position, lang)],
+            invoices=[_invoice_score(scored, int(row), lang) for row in rows],
+        )
+
+
+def _invoice_score(scored: Scored, row: int, lang: str) -> InvoiceScore:
+    invoice = scored.invoices.iloc[row]
+    return InvoiceScore(
+        invoice_id=str(invoice["invoice_id"]),
+        currency=None if pd.isna(invoice["currency"]) else str(invoice["currency"]),
+        open_amount=float(invoice["open_amount"]),
+        due_date=pd.Timestamp(invoice["due_date"]).date(),
+        bucket_probabilities={
+            label: float(invoice[f"p_{label}"]) for label in scored.bucket_labels
+        },
+        p_late=float(invoice["p_late"]),
+        p_over_30=float(invoice["p_over_30"]),
+        expected_days_late=float(invoice["expected_days_late"]),
+        predicted_payment_date=pd.Timestamp(invoice["predicted_payment_date"]).date(),
+        reasons=[ReasonOut.of(reason) for reason in scored.reasons[lang][row]],
+    )
+
+
+class ModelRef(BaseModel):
+    """The model version that answered."""
+
+    name: str
+    version: str
+
+
+class CustomerRiskResponse(BaseModel):
+    """``GET /v1/customers/{id}/risk`` and ``POST /v1/scores:stateless``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "model": _MODEL_EXAMPLE,
+                    "as_of": "2026-12-04",
+                    "lang": "en",
+                    "reasons_method": "shap",
+                    "customer": _CUSTOMER_EXAMPLE,
+                }
+            ]
+        }
+    )
+
+    model: ModelRef
+    as_of: date
+    lang: Lang
+    reasons_method: Literal["shap", "path"] = Field(
+        description="shap: exact TreeSHAP; path: the fast path approximation"
+    )
+    customer: CustomerRisk
+
+
+class ScoresRequest(BaseModel):
+    """Several customers of the stored ledger, scored as of one date."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"customer_ids": ["C-1001", "C-1002"], "lang": "en"}]},
+    )
+
+    customer_ids: list[LedgerId] = Field(
+        min_length=1, description="at most max_score_customers ids; repeats are scored once"
+    )
+    as_of: LedgerDate | None = Field(None, description="default: today")
+    lang: Lang = "en"
+
+
+class ScoreError(BaseModel):
+    """A customer of the request that could not be scored, and why."""
+
+    customer_id: str
+    status: int = Field(description="404: not in the ledger; 422: as_of before its data")
+    detail: str
+
+
+class ScoresResponse(BaseModel):
+    """Every known customer's risk; unknown ones (and other per-customer refusals) in errors.
+
+    Always 200 when the request itself is valid, even if every id is unknown: the
+    answer for each id is in ``customers`` or ``errors``.
+    """
+
+    model: ModelRef
+    as_of: date
+    lang: Lang
+    reasons_method: Literal["shap", "path"]
+    customers: list[CustomerRisk]
+    errors: list[ScoreError]
+
+
+class StatelessRequest(BaseModel):
+    """One customer's history, sent by the caller; nothing of it is stored."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer": {"customer_id": "C-1001", "currency": "ILS"},
+                    "invoices": [
+                        {
+                            "invoice_id": "INV-5001",
+                            "customer_id": "C-1001",
+                            "issue_date": "2026-10-01",
+                            "due_date": "2026-11-30",
+                            "amount": 18450.0,
+                            "terms": "eom+30",
+                        }
+                    ],
+                    "payments": [],
+                    "activities": [],
+                    "as_of": "2026-12-04",
+                    "lang": "en",
+                }
+            ]
+        },
+    )
+
+    customer: CustomerRecord
+    invoices: list[InvoiceRecord] = Field(default_factory=list)
+    payments: list[PaymentRecord] = Field(default_factory=list)
+    activities: list[ActivityRecord] = Field(default_factory=list)
+    as_of: LedgerDate | None = Field(None, description="default: today")
+    lang: Lang = "en"
+
+    def row_count(self) -> int:
+        """Rows over all tables (the customer included)."""
+        return 1 + len(self.invoices) + len(self.payments) + len(self.activities)
+
+
+class RefreshRequest(BaseModel):
+    """Score every open invoice of the ledger and store the scores."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"as_of": None}]})
+
+    as_of: LedgerDate | None = Field(None, description="default: today")
+
+
+class RefreshResponse(BaseModel):
+    """What a refresh stored, and how long it took."""
+
+    model: ModelRef
+    as_of: date
+    scored_at: datetime = Field(description="the time stored with every row of this refresh")
+    invoices_scored: int
+    customers_scored: int = Field(description="customers with at least one open invoice")
+    reasons_method: Literal["shap", "path"]
+    seconds: dict[str, float] = Field(description="seconds per stage: load, features, ...")
+    rows_per_second: float

@@ -1,0 +1,360 @@
+"""Scoring: a ledger (whole, or some customers' slice) as of a date -> per-invoice and
+per-customer risk with reasons. No I/O and no HTTP here: routes read, this computes.
+
+Steps: the invoices open at the end of day ``as_of`` (issued <= as_of, not settled by it,
+``ledger.settlement``) -> point-in-time features (``features.build``) -> one
+``predict_frame`` call -> contributions -> top reasons in words -> the customer roll-up
+(``models.estimator.customer_rollup``: expected amount > 30 days late, tier).
+
+Same numbers whatever the path. Stored mode (a customer's rows read from the database),
+stateless mode (the caller's rows) and the refresh (the whole ledger) all come here, and
+``build_features`` gives a customer's rows from that customer's data alone. The one
+ledger-wide choice of ``build_features`` -- whether the ``disputed`` feature comes from
+dispute activities -- is made per customer (does this customer have any?), so a
+customer's answer never depends on other customers' rows.
+
+Customer reasons are the reasons of the customer's riskiest open invoice (largest open
+amount x P(> 30)), so each reason's value is one real invoice's value.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from features.activities import DISPUTE_KINDS
+from features.build import build_features
+from ledger.errors import PayriskError
+from ledger.frames import Ledger
+from ledger.settlement import settled_dates
+from models.estimator import customer_rollup
+from models.explain import REASON_GROUPS, Reason, aggregate_contributions, top_reasons
+from models.pyfunc import LoadedModel, output_columns
+from models.reasons import Lang
+
+ReasonMethod = Literal["shap", "path"]
+REASONS_PER_ROW = 3
+# No ledger date is earlier (``serving.schemas.ledger.MIN_DATE``); pandas dates need > 1677.
+EARLIEST_AS_OF = date(1900, 1, 1)
+ROLLUP_COLUMNS = (
+    "customer_id",
+    "currency",
+    "open_invoices",
+    "open_amount",
+    "expected_amount_over_30",
+    "expected_share_over_30",
+    "max_p_over_30",
+    "risk_tier",
+)
+
+
+class AsOfOutOfRange(PayriskError):
+    """An as-of date the service will not score at: before the data, or far in the future."""
+
+
+class ModelIncompatible(PayriskError):
+    """The served model wants features or outputs this payrisk does not produce."""
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The result of one scoring call.
+
+    ``invoices``: one row per open invoice, riskiest first (invoice_id, customer_id,
+    currency, open_amount, due_date, the model's ``p_<bucket>``, p_late, p_over_30,
+    expected_days_late, predicted_payment_date). ``reasons[lang][i]``: the reasons of
+    ``invoices`` row i. ``customers``: ``ROLLUP_COLUMNS``, one row per customer asked
+    for (zeros and tier ``low`` for a customer with nothing open), with ``reasons_row``,
+    the position of its riskiest invoice in ``invoices`` (-1 when none).
+    """
+
+    as_of: pd.Timestamp
+    invoices: pd.DataFrame
+    customers: pd.DataFrame
+    reasons: dict[str, list[list[Reason]]]
+    bucket_labels: tuple[str, ...]
+    reasons_method: ReasonMethod
+    timings_seconds: dict[str, float] = field(default_factory=dict)
+
+    def customer_reasons(self, position: int, lang: str) -> list[Reason]:
+        """The reasons of row ``position`` of ``customers``."""
+        row = int(self.customers["reasons_row"].iloc[position])
+        return [] if row < 0 else self.reasons[lang][row]
+
+
+def customer_data_start(ledger: Ledger) -> pd.Timestamp | None:
+    """The earliest date of any fact in the ledger (customer created, invoice issued,
+    payment, activity), or None when there is none."""
+    dates = [
+        ledger.customers["created_date"].min(),
+        ledger.invoices["issue_date"].min(),
+        ledger.payments["payment_date"].min(),
+        ledger.activities["date"].min(),
+    ]
+    known = [value for value in dates if pd.notna(value)]
+    return pd.Timestamp(min(known)) if known else None
+
+
+def data_start_by_customer(ledger: Ledger) -> pd.Series:
+    """Per customer id, the earliest date of any of its facts (``customer_data_start``)."""
+    parts = [
+        ledger.customers[["customer_id", "created_date"]].set_axis(["customer_id", "day"], axis=1),
+        ledger.invoices[["customer_id", "issue_date"]].set_axis(["customer_id", "day"], axis=1),
+        ledger.payments[["customer_id", "payment_date"]].set_axis(["customer_id", "day"], axis=1),
+        ledger.activities[["customer_id", "date"]].set_axis(["customer_id", "day"], axis=1),
+    ]
+    return pd.concat(parts, ignore_index=True).groupby("customer_id")["day"].min()
+
+
+def check_as_of(ledger: Ledger, as_of: date, *, today: date, max_future_days: int) -> pd.Timestamp:
+    """``as_of`` as a timestamp, or ``AsOfOutOfRange`` saying why it cannot be scored.
+
+    Refused: more than ``max_future_days`` after ``today``; before ``EARLIEST_AS_OF``; or
+    before the ledger's first fact (nothing was known then). Compared as ``date`` first,
+    so no date overflows pandas.
+    """
+    latest = today + timedelta(days=max_future_days)
+    if as_of > latest:
+        raise AsOfOutOfRange(
+            f"as_of {as_of.isoformat()} is more than {max_future_days} days after today "
+            f"({today.isoformat()}); score at {latest.isoformat()} or earlier"
+        )
+    start = customer_data_start(ledger)
+    first_known = EARLIEST_AS_OF if start is None else max(start.date(), EARLIEST_AS_OF)
+    if as_of < first_known:
+        where = "" if start is None else " (the first customer, invoice, payment or activity)"
+        raise AsOfOutOfRange(
+            f"as_of {as_of.isoformat()} is before any of the data: the first date is "
+            f"{first_known.isoformat()}{where}; nothing was known before it"
+        )
+    return pd.Timestamp(as_of)
+
+
+def open_invoice_rows(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
+    """``invoice_id, as_of`` of the invoices open at the end of day ``as_of``, by invoice_id."""
+    invoices = ledger.invoices
+    settled = settled_dates(invoices, ledger.payments)
+    is_open = (invoices["issue_date"] <= as_of) & ~(settled <= as_of).fillna(False)
+    open_ids = invoices.loc[is_open.to_numpy(dtype=bool), "invoice_id"].sort_values()
+    return pd.DataFrame(
+        {
+            "invoice_id": open_ids.to_numpy(),
+            "as_of": np.full(len(open_ids), as_of.to_datetime64(), dtype="datetime64[ns]"),
+        }
+    ).astype({"invoice_id": "string"})
+
+
+def customers_with_dispute_activities(ledger: Ledger) -> set[str]:
+    """Customers whose activities record disputes (their ``disputed`` comes from those)."""
+    kinds = ledger.activities["kind"].astype("string").str.strip().str.lower()
+    disputing = ledger.activities.loc[kinds.isin(DISPUTE_KINDS).fillna(False), "customer_id"]
+    return set(disputing.dropna().astype(str))
+
+
+def features_for(ledger: Ledger, rows: pd.DataFrame) -> pd.DataFrame:
+    """``build_features`` for ``rows`` with the per-customer dispute source (module doc).
+
+    At most two vectorized calls (customers with and without dispute activities); the
+    result is in the rows' order.
+    """
+    if rows.empty:
+        return build_features(ledger, rows)
+    customer_of = ledger.invoices.set_index("invoice_id")["customer_id"]
+    row_customers = rows["invoice_id"].map(customer_of).astype("string")
+    from_activities = row_customers.isin(customers_with_dispute_activities(ledger)).to_numpy()
+    parts = []
+    for flag in (True, False):
+        chosen = np.flatnonzero(from_activities == flag)
+        if len(chosen):
+            part = build_features(ledger, rows.iloc[chosen], disputes_from_activities=flag)
+            parts.append(part.set_index(pd.Index(chosen)))
+    return (
+        pd.concat(parts).sort_index()
+        if len(parts) > 1
+        else parts[0].set_index(pd.RangeIndex(len(rows)))
+    )
+
+
+def _reasons(
+    model: LoadedModel, features: pd.DataFrame, langs: Sequence[Lang], method: ReasonMethod
+) -> dict[str, list[list[Reason]]]:
+    if features.empty:
+        return {lang: [] for lang in langs}
+    contributions = model.model.contributions(features, method=method)
+    usable = {
+        column: target
+        for column, target in REASON_GROUPS.items()
+        if target in contributions.columns
+    }
+    merged = aggregate_contributions(contributions, usable)
+    return {lang: top_reasons(merged, features, k=REASONS_PER_ROW, lang=lang) for lang in langs}
+
+
+def _predict(model: LoadedModel, ledger: Ledger, features: pd.DataFrame) -> pd.DataFrame:
+    missing = [name for name in model.card.feature_names if name not in features.columns]
+    if missing:
+        raise ModelIncompatible(
+            f"the served model needs features this payrisk does not build: {missing[:5]} "
+            f"(model feature code {model.card.feature_code_version})"
+        )
+    due_of = ledger.invoices.set_index("invoice_id")["due_date"]
+    due_dates = pd.Series(
+        due_of.reindex(features["invoice_id"]).to_numpy(dtype="datetime64[ns]"),
+        index=features.index,
+    )
+    if features.empty:
+        # the model's calibrators refuse zero rows: an empty frame of the same columns
+        columns = [*output_columns(model.card.buckets), "predicted_payment_date"]
+        predicted = pd.DataFrame({name: pd.Series(dtype="float64") for name in columns})
+        predicted["predicted_payment_date"] = predicted["predicted_payment_date"].astype(
+            "datetime64[ns]"
+        )
+    else:
+        predicted = model.model.predict_frame(features, features["as_of"], due_dates)
+    if "p_over_30" not in predicted.columns:
+        raise ModelIncompatible("the served model has no 30-day bucket edge (no p_over_30)")
+    keys = pd.DataFrame(
+        {
+            "invoice_id": features["invoice_id"],
+            "customer_id": features["customer_id"],
+            "currency": features["currency"],
+            "open_amount": features["open_amount"].astype("float64"),
+            "due_date": due_dates,
+        },
+        index=features.index,
+    )
+    return pd.concat([keys, predicted], axis=1)
+
+
+def _rollup(invoices: pd.DataFrame, customer_ids: Sequence[str]) -> pd.DataFrame:
+    """``ROLLUP_COLUMNS`` + ``reasons_row`` per asked customer, in the asked order."""
+    rolled = customer_rollup(invoices)
+    rolled = rolled.set_index("customer_id").reindex(pd.Index(customer_ids, dtype="string"))
+    filled = rolled.assign(
+        open_invoices=rolled["open_invoices"].fillna(0).astype("int64"),
+        open_amount=rolled["open_amount"].astype("float64").fillna(0.0),
+        expected_amount_over_30=rolled["expected_amount_over_30"].astype("float64").fillna(0.0),
+        expected_share_over_30=rolled["expected_share_over_30"].astype("float64").fillna(0.0),
+        max_p_over_30=rolled["max_p_over_30"].astype("float64").fillna(0.0),
+        risk_tier=rolled["risk_tier"].astype("string").fillna("low"),
+    )
+    currencies = invoices.groupby("customer_id")["currency"].agg(
+        lambda values: values.iloc[0] if values.nunique(dropna=False) == 1 else pd.NA
+    )
+    # invoices are riskiest first, so the first row of each customer is its riskiest
+    first_rows = pd.Series(np.arange(len(invoices)), index=invoices["customer_id"].to_numpy())
+    first_rows = first_rows[~first_rows.index.duplicated()]
+    filled["currency"] = currencies.reindex(filled.index).astype("string")
+    filled["reasons_row"] = first_rows.reindex(filled.index).fillna(-1).astype("int64")
+    return filled.reset_index(names="customer_id")[[*ROLLUP_COLUMNS, "reasons_row"]]
+
+
+def score_ledger(
+    model: LoadedModel,
+    ledger: Ledger,
+    as_of: pd.Timestamp,
+    customer_ids: Sequence[str],
+    *,
+    langs: Sequence[Lang] = ("en",),
+    method: ReasonMethod = "shap",
+) -> Scored:
+    """Score every invoice of ``ledger`` open at the end of ``as_of``, and roll up per customer.
+
+    ``customer_ids``: the customers to report (all of them appear in ``customers``, in
+    this order, even with nothing open). ``langs``: the languages of the reasons;
+    ``method``: exact SHAP or the fast path approximation (``models.explain``).
+    """
+    clock = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = now - clock
+        clock = now
+
+    rows = open_invoice_rows(ledger, as_of)
+    features = features_for(ledger, rows)
+    lap("features")
+    predicted = _predict(model, ledger, features)
+    lap("predict")
+    risk = (predicted["open_amount"] * predicted["p_over_30"]).to_numpy()
+    order = np.lexsort((predicted["invoice_id"].to_numpy(dtype=object), -risk))
+    features = features.iloc[order].reset_index(drop=True)
+    invoices = predicted.iloc[order].reset_index(drop=True)
+    reasons = _reasons(model, features, langs, method)
+    lap("reasons")
+    customers = _rollup(invoices, customer_ids)
+    return Scored(
+        as_of=as_of,
+        invoices=invoices,
+        customers=customers,
+        reasons=reasons,
+        bucket_labels=tuple(model.card.buckets.labels),
+        reasons_method=method,
+        timings_seconds=timings,
+    )
+
+
+def plain_value(value: object) -> float | str | None:
+    """A reason's value as JSON can hold it: finite float, text, or None."""
+    if isinstance(value, bool | np.bool_):
+        return float(value)
+    if isinstance(value, int | float | np.integer | np.floating):
+        number = float(value)
+        return number if np.isfinite(number) else None
+    return None if value is None or value is pd.NA else str(value)
+
+
+def _reason_dicts(reasons: list[Reason]) -> list[dict[str, object]]:
+    return [
+        {
+            "feature": reason.feature,
+            "value": plain_value(reason.value),
+            "contribution": float(reason.contribution),
+            "direction": reason.direction,
+            "text": reason.text,
+        }
+        for reason in reasons
+    ]
+
+
+def stored_rows(scored: Scored, model_name: str, model_version: str) -> pd.DataFrame:
+    """The scored invoices as rows of the ``scores`` table (``ledger.scores_store``).
+
+    Without ``score_id``/``scored_at`` (the writer sets them); reasons in every language
+    scored, with the method that made them.
+    """
+    invoices = scored.invoices
+    labels = scored.bucket_labels
+    proba = invoices[[f"p_{label}" for label in labels]].to_numpy(dtype="float64").tolist()
+    langs = list(scored.reasons)
+    reasons = [
+        {"method": scored.reasons_method}
+        | {lang: _reason_dicts(scored.reasons[lang][row]) for lang in langs}
+        for row in range(len(invoices))
+    ]
+    return pd.DataFrame(
+        {
+            "model_name": model_name,
+            "model_version": model_version,
+            "as_of": scored.as_of,
+            "invoice_id": invoices["invoice_id"].to_numpy(dtype=object),
+            "customer_id": invoices["customer_id"].to_numpy(dtype=object),
+            "open_amount": invoices["open_amount"].to_numpy(dtype="float64"),
+            "currency": invoices["currency"].to_numpy(dtype=object, na_value=None),
+            "bucket_probabilities": [dict(zip(labels, row, strict=True)) for row in proba],
+            "p_late": invoices["p_late"].to_numpy(dtype="float64"),
+            "p_over_30": invoices["p_over_30"].to_numpy(dtype="float64"),
+            "expected_days_late": invoices["expected_days_late"].to_numpy(dtype="float64"),
+            "predicted_payment_date": invoices["predicted_payment_date"].to_numpy(),
+            "reasons": reasons,
+        },
+        index=pd.RangeIndex(len(invoices)),
+    )

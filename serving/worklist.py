@@ -1,0 +1,292 @@
+"""The collections worklist: customers ranked by expected amount at risk, with what to do.
+
+``rank_worklist`` is pure: the latest stored scores (one row per open invoice), the ledger
+and the policy in, one row per customer out. Expected amount at risk = sum over the
+customer's scored open invoices of ``open_amount x p_over_30`` (P(> 30 days late)),
+converted to the reporting currency. Everything else is read from the ledger as of t:
+the collector (latest ``reassign`` activity dated <= t, else ``customers.collector``),
+overdue invoices, open disputes, promises (``serving.promises``) and the last contact.
+Reading the scores and the ledger from the database happens in the route, not here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ledger.errors import PayriskError
+from ledger.frames import Ledger
+from ledger.settlement import settled_dates
+from serving.policy import Rule, apply_policy
+from serving.promises import promise_summary
+
+TIERS = ("high", "medium", "low")
+CONTACT_KINDS = ("call", "reminder", "promise", "note")
+REASSIGN_KIND = "reassign"
+UNASSIGNED = "unassigned"
+SECTIONS = ("today", "later", "snoozed")
+FILTER_FIELDS = ("collector", "tier", "segment", "currency", "country")
+TOP_REASONS = 3
+
+
+class MissingRateError(PayriskError):
+    """Amounts in a currency without an exchange rate to the reporting currency."""
+
+
+class UnknownFilterValue(PayriskError):
+    """A worklist filter value that matches nothing that exists."""
+
+    def __init__(self, field_name: str, value: str, allowed: Sequence[str]) -> None:
+        self.field_name, self.value, self.allowed = field_name, value, list(allowed)
+        super().__init__(
+            f"unknown {field_name} {value!r}; allowed: {', '.join(self.allowed) or '(none)'}"
+        )
+
+
+@dataclass(frozen=True)
+class WorklistParams:
+    """The knobs of the worklist (from ``Settings``)."""
+
+    reporting_currency: str = "USD"
+    fx_rates: Mapping[str, float] = field(default_factory=dict)
+    tier_high_amount: float = 10_000.0
+    tier_medium_amount: float = 1_000.0
+    calls_per_collector_per_day: int = 25
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> WorklistParams:
+        """The params of a ``payrisk.settings.Settings``."""
+        return cls(
+            reporting_currency=settings.reporting_currency,
+            fx_rates=dict(settings.fx_rates),
+            tier_high_amount=settings.tier_high_amount,
+            tier_medium_amount=settings.tier_medium_amount,
+            calls_per_collector_per_day=settings.calls_per_collector_per_day,
+        )
+
+
+def to_reporting(
+    amounts: pd.Series, currencies: pd.Series, reporting: str, rates: Mapping[str, float]
+) -> pd.Series:
+    """Amounts converted to ``reporting`` (rates: reporting units per 1 unit of a currency).
+
+    A missing currency counts as the reporting one; a currency without a rate raises
+    ``MissingRateError`` naming it, rather than adding unlike amounts.
+    """
+    codes = currencies.astype("string").str.upper().fillna(reporting)
+    table = {str(code).upper(): float(rate) for code, rate in rates.items()}
+    table[reporting.upper()] = 1.0
+    unknown = sorted(set(codes.unique()) - set(table))
+    if unknown:
+        raise MissingRateError(
+            f"no exchange rate to {reporting} for {', '.join(map(str, unknown))}; "
+            f"set PAYRISK_FX_RATES, e.g. '{{\"{unknown[0]}\": 0.27}}'"
+        )
+    return amounts.astype("float64") * codes.map(table).astype("float64")
+
+
+def assigned_collectors(ledger: Ledger, as_of: pd.Timestamp) -> pd.Series:
+    """Per customer id, its collector at ``as_of``: the latest reassignment, else the default."""
+    activities = ledger.activities
+    kinds = activities["kind"].str.strip().str.lower()
+    moves = activities.loc[
+        (kinds == REASSIGN_KIND).fillna(False)
+        & (activities["date"] <= as_of)
+        & activities["text"].notna()
+    ]
+    latest = moves.sort_values(["date", "activity_id"], kind="stable").groupby("customer_id")
+    reassigned = latest["text"].last().str.strip()
+    default = ledger.customers.set_index("customer_id")["collector"]
+    collectors = reassigned.combine_first(default).reindex(default.index)
+    return collectors.fillna(UNASSIGNED).astype("string")
+
+
+def _reasons_of(value: Any, language: str = "en") -> list[str]:
+    """Reason texts from one stored reasons value (JSON text, list of dicts or strings)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return [value]
+    if isinstance(value, Mapping):  # {"method": ..., "en": [...], "he": [...]}
+        value = value.get(language) or value.get("en") or []
+    if not isinstance(value, list):
+        return []
+    texts = [
+        item.get("text") or item.get("en") if isinstance(item, dict) else item for item in value
+    ]
+    return [str(text) for text in texts if text]
+
+
+def customer_risk(scores: pd.DataFrame, params: WorklistParams) -> pd.DataFrame:
+    """Per customer: open amount and amount at risk (reporting currency), top reasons."""
+    open_amount = to_reporting(
+        scores["open_amount"], scores["currency"], params.reporting_currency, params.fx_rates
+    )
+    at_risk = open_amount * scores["p_over_30"].astype("float64")
+    rows = scores.assign(open_rep=open_amount, at_risk=at_risk)
+    grouped = rows.groupby("customer_id")
+    # The reasons of the invoice that carries the most risk speak for the customer.
+    leading = rows.sort_values(["at_risk", "invoice_id"], ascending=[False, True], kind="stable")
+    reasons = leading.groupby("customer_id")["reasons"].first().map(_reasons_of)
+    return pd.DataFrame(
+        {
+            "open_amount": grouped["open_rep"].sum(),
+            "amount_at_risk": grouped["at_risk"].sum(),
+            "reasons": reasons.map(lambda texts: texts[:TOP_REASONS]),
+        }
+    )
+
+
+def _ledger_facts(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Per customer at t: overdue state, open disputes, promises, days since contact."""
+    invoices = ledger.invoices
+    settled = settled_dates(invoices, ledger.payments)
+    open_at = (invoices["issue_date"] <= as_of) & ~(settled <= as_of)
+    late_days = (as_of - invoices["due_date"]).dt.days.where(open_at)
+    days_overdue = late_days.groupby(invoices["customer_id"]).max()
+    acts = ledger.activities.loc[ledger.activities["date"] <= as_of]
+    kinds = acts["kind"].str.strip().str.lower()
+    delta = (kinds == "dispute_opened").astype(int) - (kinds == "dispute_resolved").astype(int)
+    disputes = delta.groupby(acts["customer_id"]).sum().clip(lower=0)
+    contact = acts.loc[kinds.isin(CONTACT_KINDS).fillna(False)]
+    last_contact = contact.groupby("customer_id")["date"].max()
+    promises = promise_summary(ledger, as_of)
+    facts = pd.DataFrame(index=ledger.customers["customer_id"].to_numpy())
+    facts["days_overdue"] = days_overdue.reindex(facts.index).clip(lower=0)
+    facts["overdue"] = facts["days_overdue"].fillna(0) > 0
+    facts["open_disputes"] = disputes.reindex(facts.index).fillna(0).astype("int64")
+    facts["broken_promises"] = (
+        promises["broken_promises"].reindex(facts.index).fillna(0).astype("int64")
+    )
+    facts["snoozed_until"] = promises["active_promise_until"].reindex(facts.index)
+    facts["active_promise"] = facts["snoozed_until"].notna()
+    facts["days_since_contact"] = (as_of - last_contact.reindex(facts.index)).dt.days
+    last_broken = promises["last_broken_date"].reindex(facts.index)
+    facts["days_since_broken_promise"] = (as_of - last_broken).dt.days
+    return facts
+
+
+def _tiers(amount_at_risk: pd.Series, params: WorklistParams) -> pd.Series:
+    tier = np.where(
+        amount_at_risk >= params.tier_high_amount,
+        "high",
+        np.where(amount_at_risk >= params.tier_medium_amount, "medium", "low"),
+    )
+    return pd.Series(tier, index=amount_at_risk.index, dtype="string")
+
+
+def _split_by_capacity(ranked: pd.DataFrame, calls_per_day: int) -> pd.Series:
+    """Section of each ranked row: today (within its collector's capacity), later, snoozed."""
+    active = ~ranked["snoozed"]
+    place = active.astype(int).groupby(ranked["collector"]).cumsum()
+    section = np.where(~active, "snoozed", np.where(place <= calls_per_day, "today", "later"))
+    return pd.Series(section, index=ranked.index, dtype="string")
+
+
+def rank_worklist(
+    scores: pd.DataFrame,
+    ledger: Ledger,
+    rules: Sequence[Rule],
+    params: WorklistParams,
+    as_of: pd.Timestamp | str,
+) -> pd.DataFrame:
+    """One row per scored customer, ranked: not snoozed first, by amount at risk (desc).
+
+    ``scores``: the latest stored score per open invoice (customer_id, invoice_id,
+    open_amount, currency, p_over_30, reasons). Amounts are in the reporting currency.
+    Ties break by customer id. ``section`` splits each collector's list by capacity.
+    """
+    as_of = pd.Timestamp(as_of).normalize()
+    if scores.empty:
+        return _empty_worklist()
+    per_customer = customer_risk(scores, params)
+    customers = ledger.customers.set_index("customer_id")
+    rows = per_customer.join(_ledger_facts(ledger, as_of), how="left")
+    rows["collector"] = assigned_collectors(ledger, as_of).reindex(rows.index).fillna(UNASSIGNED)
+    for column in ("name", "segment", "country", "currency"):
+        rows[column] = customers[column].reindex(rows.index).astype("string")
+    rows["overdue"] = rows["overdue"].fillna(False).astype(bool)
+    rows["active_promise"] = rows["active_promise"].fillna(False).astype(bool)
+    rows["tier"] = _tiers(rows["amount_at_risk"], params)
+    rows = rows.join(apply_policy(rows, rules))
+    rows["snoozed_until"] = rows["snoozed_until"].where(rows["snoozed"])
+    rows.index.name = "customer_id"
+    ranked = rows.reset_index().sort_values(
+        ["snoozed", "amount_at_risk", "customer_id"],
+        ascending=[True, False, True],
+        kind="stable",
+        ignore_index=True,
+    )
+    ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
+    ranked["section"] = _split_by_capacity(ranked, params.calls_per_collector_per_day)
+    return ranked[list(WORKLIST_COLUMNS)]
+
+
+WORKLIST_COLUMNS = (
+    "rank",
+    "customer_id",
+    "name",
+    "collector",
+    "section",
+    "tier",
+    "amount_at_risk",
+    "open_amount",
+    "next_action",
+    "policy_rule",
+    "snoozed",
+    "snoozed_until",
+    "reasons",
+    "days_overdue",
+    "overdue",
+    "open_disputes",
+    "broken_promises",
+    "days_since_broken_promise",
+    "active_promise",
+    "days_since_contact",
+    "segment",
+    "country",
+    "currency",
+)
+
+
+def _empty_worklist() -> pd.DataFrame:
+    return pd.DataFrame({column: pd.Series(dtype=object) for column in WORKLIST_COLUMNS})
+
+
+def filter_worklist(
+    worklist: pd.DataFrame, filters: Mapping[str, str | None], known: Mapping[str, Sequence[str]]
+) -> pd.DataFrame:
+    """Rows matching every given filter (case-insensitive); unknown values raise.
+
+    ``known`` lists the values that exist per filter field (e.g. every collector of the
+    ledger), so a collector with nobody on today's list is no error.
+    """
+    kept = pd.Series(True, index=worklist.index)
+    for name, value in filters.items():
+        if value is None or value == "":
+            continue
+        if name not in FILTER_FIELDS:
+            raise UnknownFilterValue("filter", name, FILTER_FIELDS)
+        allowed = sorted({str(item) for item in known.get(name, ())})
+        if value.lower() not in {item.lower() for item in allowed}:
+            raise UnknownFilterValue(name, value, allowed)
+        kept &= (worklist[name].astype("string").str.lower() == value.lower()).fillna(False)
+    return worklist.loc[kept].reset_index(drop=True)
+
+
+def known_filter_values(ledger: Ledger, worklist: pd.DataFrame) -> dict[str, list[str]]:
+    """Per filter field, the values that exist in the ledger (and on the worklist)."""
+    customers = ledger.customers
+    known: dict[str, set[str]] = {"tier": set(TIERS)}
+    for name in ("segment", "currency", "country", "collector"):
+        values = set(customers[name].dropna().astype(str))
+        if name in worklist.columns:
+            values |= set(worklist[name].dropna().astype(str))
+        known[name] = values
+    return {name: sorted(values) for name, values in known.items()}

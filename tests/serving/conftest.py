@@ -1,0 +1,191 @@
+"""Fixtures for the service: apps on tmp SQLite (or PostgreSQL), keys, a real MLflow store.
+
+``registry`` trains a tiny model once per session with the real pipeline on a small
+generated ledger, logs and registers it in a temporary MLflow store and points
+``champion`` at it. Tests that move aliases register versions under a model name of
+their own (``register_copy``), so the session's ``payment-risk@champion`` never moves.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from mlflow import MlflowClient
+
+from ledger.frames import Ledger
+from ledger.synthetic import GeneratorConfig, generate_ledger
+from models.registry import CHAMPION_ALIAS, open_registry, register, set_alias
+from payrisk.settings import Settings
+from serving.app import create_app
+from serving.auth import SCOPES, create_key
+
+MODEL_NAME = "payment-risk"
+
+
+@dataclass(frozen=True)
+class Registry:
+    """A temporary MLflow store holding ``payment-risk`` v1 as champion."""
+
+    data_dir: Path
+    tracking_uri: str
+    model_name: str
+    version: str
+    run_id: str
+    model_uri: str  # the logged model (models:/m-...), to register more versions of it
+    ledger: Ledger  # the generated ledger the model was trained on
+
+    def client(self) -> MlflowClient:
+        return open_registry(self.tracking_uri)
+
+
+def training_settings(data_dir: Path) -> Settings:
+    """Settings that train in about two seconds on one thread."""
+    return Settings(
+        data_dir=data_dir,
+        snapshot_every_days=28,
+        model_n_estimators=30,
+        model_early_stopping_rounds=10,
+        model_min_child_samples=20,
+        model_learning_rate=0.2,
+        model_n_jobs=1,
+        bootstrap_rounds=0,
+        backtest_folds=1,
+        min_split_rows=20,
+    )
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
+    """Train, log and register a tiny model once; alias ``champion`` -> version 1."""
+    from training.pipeline import train
+    from training.tracking import log_training_run
+
+    data_dir = tmp_path_factory.mktemp("mlflow")
+    settings = training_settings(data_dir)
+    config = GeneratorConfig(customers=60, years=2, seed=3, end=date(2026, 11, 30))
+    generated = generate_ledger(config)
+    run = log_training_run(train(generated.ledger, settings), settings)
+    client = open_registry(settings.resolved_tracking_uri)
+    set_alias(client, MODEL_NAME, CHAMPION_ALIAS, run.version)
+    return Registry(
+        data_dir=data_dir,
+        tracking_uri=settings.resolved_tracking_uri,
+        model_name=MODEL_NAME,
+        version=run.version,
+        run_id=run.run_id,
+        model_uri=run.model_uri,
+        ledger=generated.ledger,
+    )
+
+
+@pytest.fixture
+def register_copy(registry: Registry) -> Callable[[str | None], tuple[str, str]]:
+    """Register the session's model as a new version of a fresh (or given) model name.
+
+    Returns (model name, version).
+    """
+    name = f"holder-test-{uuid.uuid4().hex[:8]}"
+
+    def make(model_uri: str | None = None) -> tuple[str, str]:
+        version = register(registry.client(), model_uri or registry.model_uri, name)
+        return name, version
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def broken_model_uri(registry: Registry) -> str:
+    """A logged model (``models:/m-...``) like the session's, with a corrupt estimator file."""
+    import mlflow
+
+    from models.pyfunc import load_payment_risk_model, log_pyfunc_model
+    from models.registry import tracking_uri_set
+
+    client = registry.client()
+    good = load_payment_risk_model(
+        client.get_model_version_download_uri(registry.model_name, registry.version)
+    )
+    experiment_id = client.get_run(registry.run_id).info.experiment_id
+    with tracking_uri_set(registry.tracking_uri), mlflow.start_run(experiment_id=experiment_id):
+        info = log_pyfunc_model(good.model, good.card, good.pyfunc.input_example)
+    artifacts = Path(urlparse(client.get_logged_model(info.model_id).artifact_location).path)
+    [estimator_file] = artifacts.rglob("*.joblib")
+    estimator_file.write_bytes(b"this is not a pickle")
+    return str(info.model_uri)
+
+
+SettingsFactory = Callable[..., Settings]
+
+
+@pytest.fixture
+def service_settings(tmp_path: Path) -> SettingsFactory:
+    """Service settings on a tmp SQLite file, without a model unless overridden.
+
+    Without overrides the tracking URI points into a folder that does not exist, so the
+    service starts at once with no model (and no MLflow store is created).
+    """
+
+    def make(**overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "data_dir": tmp_path / "data",
+            "database_url": f"sqlite:///{tmp_path / 'service.db'}",
+            "mlflow_tracking_uri": f"sqlite:///{tmp_path / 'no-mlflow' / 'mlflow.db'}",
+            "model_poll_seconds": 0,
+            "api_key_cache_seconds": 0,
+        }
+        return Settings(**(values | overrides))  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+def client_for() -> Iterator[Callable[[Settings], TestClient]]:
+    """Start apps (lifespan included) for given settings; all are shut down afterwards."""
+    clients: list[TestClient] = []
+
+    def start(settings: Settings) -> TestClient:
+        client = TestClient(create_app(settings))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield start
+    for client in reversed(clients):
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(
+    service_settings: SettingsFactory, client_for: Callable[[Settings], TestClient]
+) -> TestClient:
+    """A started app on tmp SQLite without a model."""
+    return client_for(service_settings())
+
+
+def _keys_of(client: TestClient) -> dict[str, str]:
+    app = client.app
+    assert isinstance(app, FastAPI)
+    store = app.state.store
+    keys = {scope: create_key(store, f"{scope}-key", [scope]).key for scope in SCOPES}
+    keys["all"] = create_key(store, "all-scopes", SCOPES).key
+    return keys
+
+
+@pytest.fixture
+def keys_for() -> Callable[[TestClient], dict[str, str]]:
+    """Keys for a started app: one per scope (``{"score": "prk_..."}``), and ``"all"``."""
+    return _keys_of
+
+
+@pytest.fixture
+def keys(client: TestClient) -> dict[str, str]:
+    """Keys for ``client``'s app, one per scope and ``"all"`` with every scope."""
+    return _keys_of(client)
