@@ -8,13 +8,17 @@ Usage::
 Preparation (skipped when ``--workdir`` already holds it): the demo ledger (400 customers,
 3 years, seed 7, ending 2026-11-30) imported into a SQLite database, a champion trained
 with the default settings in an MLflow store beside it, and an API key (score + admin).
-Then the bench starts, on 127.0.0.1 and free ports, ``payrisk serve --workers 2`` and
+Then the bench starts, one after the other on 127.0.0.1 and free ports,
 ``mlflow models serve -m models:/payment-risk@champion --env-manager local --workers 2``,
-and measures, ``--repeat`` times each:
+``payrisk serve --workers 2`` with its answer cache off, and again with the cache on, and
+measures ``--repeat`` times each:
 
 (a) single-customer stored-mode scoring at concurrency 16: payrisk's
-    ``GET /v1/customers/{id}/risk`` (features from the stored ledger, SHAP reasons)
-    against the peer's ``/invocations`` fed one row of already-computed features;
+    ``GET /v1/customers/{id}/risk`` (the customer's rows read from the database, then,
+    unless cached, features, prediction and SHAP reasons) over every customer with an
+    open invoice in turn, against the peer's ``/invocations`` fed one row of
+    already-computed features. "cache off" scores every request; "cache warm" has seen
+    each customer once before (same rows, same as-of date: the cached answer is exact);
 (b) ``POST /v1/scores:refresh`` (load the ledger, features for every open invoice, one
     predict call, path reasons, store) in rows/s, against the peer fed batches of 1,000
     already-computed rows, one request at a time;
@@ -23,7 +27,8 @@ and measures, ``--repeat`` times each:
 
 The table shows the median and, in brackets, min-max over the repeats. Both servers are
 stopped at the end (their process groups, started here). Loopback only; every phase is
-bounded in requests and seconds. The machine may be shared: the numbers are what it gave.
+bounded in requests and seconds. The load generator (asyncio + httpx2, the project's HTTP
+client) runs on the same machine, which may be shared: the numbers are what it gave.
 """
 
 from __future__ import annotations
@@ -115,11 +120,16 @@ def free_port() -> int:
 @contextmanager
 def server(command: list[str], env: dict[str, str], ready_url: str, log: Path) -> Iterator[None]:
     """Run ``command`` in its own process group until the block ends; wait for ``ready_url``."""
-    import httpx
+    import httpx2 as httpx
 
     with log.open("w") as output:
         process = subprocess.Popen(
-            command, env={**os.environ, **env}, stdout=output, stderr=output, start_new_session=True
+            command,
+            # mlflow runs `uvicorn` by name: the virtualenv's bin must be on PATH
+            env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", **env},
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
         )
         try:
             deadline = time.monotonic() + 180
@@ -136,19 +146,26 @@ def server(command: list[str], env: dict[str, str], ready_url: str, log: Path) -
                 raise RuntimeError(f"{ready_url} not ready after 180 s; see {log}")
             yield
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the process group we started, SIGKILL after 20 s."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 async def _load(
     make_request: Callable[[Any, int], Any], requests: int, concurrency: int, max_seconds: float
 ) -> dict[str, float]:
     """``requests`` calls by ``concurrency`` workers; requests/s, p50 and p99 latency (ms)."""
-    import httpx
+    import httpx2 as httpx
 
     latencies: list[float] = []
     counter = iter(range(requests))
@@ -177,59 +194,63 @@ async def _load(
     }
 
 
-def measure_single(
-    base: str, peer: str, facts: dict[str, str], data: tuple[Any, ...], args: argparse.Namespace
-) -> dict[str, dict[str, float]]:
-    """(a): both servers at ``args.concurrency``, payrisk first, after a warm-up each."""
-    customers, records, _ = data
-    headers = {"Authorization": f"Bearer {facts['key']}"}
+def _customer_call(base: str, key: str, customers: list[str]) -> Callable[[Any, int], Any]:
+    headers = {"Authorization": f"Bearer {key}"}
 
-    async def ours(client: Any, number: int) -> Any:
+    async def call(client: Any, number: int) -> Any:
         customer = customers[number % len(customers)]
         url = f"{base}/v1/customers/{customer}/risk?as_of={END.isoformat()}"
         return await client.get(url, headers=headers)
 
-    async def theirs(client: Any, number: int) -> Any:
+    return call
+
+
+def _peer_call(peer: str, records: list[dict[str, Any]]) -> Callable[[Any, int], Any]:
+    async def call(client: Any, number: int) -> Any:
         body = {"dataframe_split": records[number % len(records)]}
         return await client.post(f"{peer}/invocations", json=body)
 
-    results = {}
-    for name, call in (("payrisk", ours), ("peer", theirs)):
-        asyncio.run(_load(call, 2 * args.concurrency, args.concurrency, 30))
-        results[name] = asyncio.run(_load(call, args.requests, args.concurrency, args.max_seconds))
-    return results
+    return call
 
 
-def measure_batch(
-    base: str, peer: str, facts: dict[str, str], data: tuple[Any, ...], args: argparse.Namespace
-) -> dict[str, float]:
-    """(b): the refresh's rows/s, and the peer's rows/s on batches of 1,000 rows."""
-    import httpx
+def measure_single(call: Callable[[Any, int], Any], args: argparse.Namespace) -> dict[str, float]:
+    """(a): ``args.requests`` calls at ``args.concurrency`` (bounded by ``args.max_seconds``)."""
+    return asyncio.run(_load(call, args.requests, args.concurrency, args.max_seconds))
 
-    _, records, _ = data
+
+def measure_refresh(base: str, key: str) -> dict[str, float]:
+    """(b) payrisk: rows/s of one ``POST /v1/scores:refresh``, timed by the client."""
+    import httpx2 as httpx
+
+    started = time.perf_counter()
+    response = httpx.post(
+        f"{base}/v1/scores:refresh",
+        json={"as_of": END.isoformat()},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=600,
+    )
+    seconds = time.perf_counter() - started
+    response.raise_for_status()
+    answer = response.json()
+    return {"rows_per_s": answer["invoices_scored"] / seconds, "rows": answer["invoices_scored"]}
+
+
+def measure_peer_batches(peer: str, records: list[dict[str, Any]], batches: int) -> float:
+    """(b) peer: rows/s over ``batches`` sequential requests of 1,000 feature rows."""
+    import httpx2 as httpx
+
     rows = [record["data"][0] for record in records]
-    headers = {"Authorization": f"Bearer {facts['key']}"}
     with httpx.Client(timeout=300) as client:
-        started = time.perf_counter()
-        response = client.post(
-            f"{base}/v1/scores:refresh", json={"as_of": END.isoformat()}, headers=headers
-        )
-        ours_seconds = time.perf_counter() - started
-        response.raise_for_status()
-        scored = response.json()["invoices_scored"]
-        batches, sent = max(1, args.peer_batches), 0
         started = time.perf_counter()
         for number in range(batches):
             chunk = [rows[(number * 1000 + i) % len(rows)] for i in range(1000)]
             body = {"dataframe_split": {"columns": records[0]["columns"], "data": chunk}}
             client.post(f"{peer}/invocations", json=body).raise_for_status()
-            sent += len(chunk)
-        theirs_seconds = time.perf_counter() - started
-    return {"payrisk": scored / ours_seconds, "peer": sent / theirs_seconds, "rows": float(scored)}
+        return 1000 * batches / (time.perf_counter() - started)
 
 
-def measure_inprocess(data: tuple[Any, ...], repeats: int = 20) -> dict[str, float]:
-    """(c): seconds per call on the same rows (the open invoices, tiled to ~10k rows)."""
+def measure_inprocess(data: tuple[Any, ...], repeats: int = 10) -> dict[str, float]:
+    """(c): median seconds per call on the same rows (the open invoices, tiled to ~10k)."""
     import pandas as pd
 
     loaded, features = data[2]
@@ -238,7 +259,7 @@ def measure_inprocess(data: tuple[Any, ...], repeats: int = 20) -> dict[str, flo
     matrix = model._matrix(tiled)  # the raw booster gets its numbers ready-made
     due = tiled["as_of"] + pd.to_timedelta(tiled["days_to_due"], unit="D")
 
-    def best(call: Callable[[], Any]) -> float:
+    def median_seconds(call: Callable[[], Any]) -> float:
         times = []
         for _ in range(repeats):
             started = time.perf_counter()
@@ -246,94 +267,157 @@ def measure_inprocess(data: tuple[Any, ...], repeats: int = 20) -> dict[str, flo
             times.append(time.perf_counter() - started)
         return statistics.median(times)
 
-    raw = best(lambda: model.booster_.predict(matrix, num_iteration=model.best_iteration_))
-    proba = best(lambda: model.predict_proba(tiled))
-    frame = best(lambda: model.predict_frame(tiled, tiled["as_of"], due))
-    return {"rows": float(len(tiled)), "raw": raw, "predict_proba": proba, "predict_frame": frame}
+    return {
+        "rows": float(len(tiled)),
+        "raw_ms": 1000
+        * median_seconds(
+            lambda: model.booster_.predict(matrix, num_iteration=model.best_iteration_)
+        ),
+        "proba_ms": 1000 * median_seconds(lambda: model.predict_proba(tiled)),
+        "frame_ms": 1000 * median_seconds(lambda: model.predict_frame(tiled, tiled["as_of"], due)),
+    }
 
 
 def _spread(values: list[float], digits: int = 0) -> str:
-    fmt = f"{{:.{digits}f}}"
-    return f"{fmt.format(statistics.median(values))} [{fmt.format(min(values))}-{fmt.format(max(values))}]"
+    median, low, high = statistics.median(values), min(values), max(values)
+    return f"{median:.{digits}f} [{low:.{digits}f}-{high:.{digits}f}]"
 
 
-def report(runs: list[dict[str, Any]]) -> None:
+def _ratios(top: list[float], bottom: list[float]) -> str:
+    return _spread([a / b for a, b in zip(top, bottom, strict=True)], 2)
+
+
+def report(results: dict[str, list[dict[str, float]]]) -> None:
     """One table: median [min-max] over the repeats."""
 
-    def series(*path: str) -> list[float]:
-        values = []
-        for run in runs:
-            value: Any = run
-            for key in path:
-                value = value[key]
-            values.append(float(value))
-        return values
+    def values(phase: str, name: str) -> list[float]:
+        return [run[name] for run in results[phase]]
 
-    single_ratio = [
-        o / p
-        for o, p in zip(
-            series("single", "payrisk", "rps"), series("single", "peer", "rps"), strict=True
+    peer_rps = values("peer", "rps")
+    rows = [
+        ("(a) payrisk, cache off: requests/s", "cold", "rps", peer_rps, ">= 10x"),
+        ("(a) payrisk, cache warm: requests/s", "warm", "rps", peer_rps, ">= 10x"),
+    ]
+    table = [
+        (
+            label,
+            _spread(values(phase, key)),
+            _spread(peer_rps),
+            _ratios(values(phase, key), peer_rps),
+            target,
         )
+        for label, phase, key, _, target in rows
     ]
-    batch_ratio = [
-        o / p for o, p in zip(series("batch", "payrisk"), series("batch", "peer"), strict=True)
-    ]
-    proba_ratio = [
-        p / r
-        for p, r in zip(series("inproc", "predict_proba"), series("inproc", "raw"), strict=True)
-    ]
-    frame_ratio = [
-        p / r
-        for p, r in zip(series("inproc", "predict_frame"), series("inproc", "raw"), strict=True)
-    ]
-    lines = [
+    for phase, label in (("cold", "cache off"), ("warm", "cache warm")):
+        for key in ("p50_ms", "p99_ms"):
+            target = "< 50" if key == "p99_ms" else ""
+            table.append(
+                (
+                    f"(a) payrisk, {label}: {key}",
+                    _spread(values(phase, key)),
+                    _spread(values("peer", key)),
+                    "",
+                    target,
+                )
+            )
+    refresh, peer_batch = values("cold", "rows_per_s"), values("peer", "batch_rows_per_s")
+    table.append(
         (
-            "(a) single customer, c=16: requests/s",
-            _spread(series("single", "payrisk", "rps")),
-            _spread(series("single", "peer", "rps")),
-            _spread(single_ratio, 2),
-            ">= 10x",
-        ),
-        (
-            "(a) p50 latency, ms",
-            _spread(series("single", "payrisk", "p50_ms")),
-            _spread(series("single", "peer", "p50_ms")),
-            "",
-            "",
-        ),
-        (
-            "(a) p99 latency, ms",
-            _spread(series("single", "payrisk", "p99_ms")),
-            _spread(series("single", "peer", "p99_ms")),
-            "",
-            "payrisk < 50",
-        ),
-        (
-            f"(b) refresh {series('batch', 'rows')[0]:.0f} open invoices: rows/s",
-            _spread(series("batch", "payrisk")),
-            _spread(series("batch", "peer")),
-            _spread(batch_ratio, 2),
+            f"(b) refresh, {values('cold', 'rows')[0]:.0f} invoices: rows/s",
+            _spread(refresh),
+            _spread(peer_batch),
+            _ratios(refresh, peer_batch),
             ">= 5x",
-        ),
-        (
-            f"(c) predict_proba vs raw booster, {series('inproc', 'rows')[0]:.0f} rows: ms",
-            _spread([1000 * v for v in series("inproc", "predict_proba")], 1),
-            _spread([1000 * v for v in series("inproc", "raw")], 1),
-            _spread(proba_ratio, 2),
-            "<= 2x",
-        ),
-        (
-            "(c) predict_frame vs raw booster: ms",
-            _spread([1000 * v for v in series("inproc", "predict_frame")], 1),
-            _spread([1000 * v for v in series("inproc", "raw")], 1),
-            _spread(frame_ratio, 2),
-            "<= 2x",
-        ),
-    ]
-    header = ("measure", "payrisk", "peer / raw", "ratio", "target")
-    widths = [max(len(str(row[i])) for row in [header, *lines]) for i in range(5)]
-    for row in [header, tuple("-" * width for width in widths), *lines]:
+        )
+    )
+    raw = values("inproc", "raw_ms")
+    for key, label in (("proba_ms", "predict_proba"), ("frame_ms", "predict_frame")):
+        rows_n = values("inproc", "rows")[0]
+        table.append(
+            (
+                f"(c) {label} vs Booster.predict, {rows_n:.0f} rows: ms",
+                _spread(values("inproc", key), 1),
+                _spread(raw, 1),
+                _ratios(values("inproc", key), raw),
+                "<= 2x",
+            )
+        )
+    header = ("measure", "payrisk", "peer / raw booster", "ratio", "target")
+    widths = [max(len(str(row[i])) for row in [header, *table]) for i in range(5)]
+    for row in [header, tuple("-" * width for width in widths), *table]:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def _payrisk(workdir: Path, facts: dict[str, str], port: int, cache_entries: int, log: str) -> Any:
+    env = {
+        "PAYRISK_DATA_DIR": str(workdir),
+        "PAYRISK_DATABASE_URL": facts["database_url"],
+        "PAYRISK_MLFLOW_TRACKING_URI": facts["tracking_uri"],
+        "PAYRISK_MODEL_POLL_SECONDS": "0",
+        "PAYRISK_SCORE_CACHE_ENTRIES": str(cache_entries),
+    }
+    command = [
+        str(BIN / "payrisk"),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+    ]
+    return server(command, env, f"http://127.0.0.1:{port}/readyz", workdir / log)
+
+
+def run_phases(
+    workdir: Path, facts: dict[str, str], data: tuple[Any, ...], args: argparse.Namespace
+) -> dict[str, list[dict[str, float]]]:
+    """Each server in turn (peer, payrisk without cache, payrisk with a warm cache)."""
+    customers, records, _ = data
+    results: dict[str, list[dict[str, float]]] = {"peer": [], "cold": [], "warm": [], "inproc": []}
+    port = free_port()
+    peer_command = [
+        str(BIN / "mlflow"),
+        "models",
+        "serve",
+        "-m",
+        MODEL_URI,
+        "--env-manager",
+        "local",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-w",
+        "2",
+    ]
+    with server(
+        peer_command,
+        {"MLFLOW_TRACKING_URI": facts["tracking_uri"]},
+        f"http://127.0.0.1:{port}/ping",
+        workdir / "mlflow-serve.log",
+    ):
+        call = _peer_call(f"http://127.0.0.1:{port}", records)
+        asyncio.run(_load(call, 2 * args.concurrency, args.concurrency, 30))  # warm-up
+        for _ in range(args.repeat):
+            batch = measure_peer_batches(f"http://127.0.0.1:{port}", records, args.peer_batches)
+            results["peer"].append({**measure_single(call, args), "batch_rows_per_s": batch})
+    for phase, entries in (("cold", 0), ("warm", 100_000)):
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        with _payrisk(workdir, facts, port, entries, f"payrisk-serve-{phase}.log"):
+            call = _customer_call(base, facts["key"], customers)
+            # warm-up; with the cache on, every customer several times, so that each worker
+            # has most likely seen each one (the kernel picks the worker of a connection)
+            passes = 4 * len(customers) if entries else 2 * args.concurrency
+            asyncio.run(_load(call, passes, args.concurrency, 900))
+            for _ in range(args.repeat):
+                run = measure_single(call, args)
+                if phase == "cold":
+                    run |= measure_refresh(base, facts["key"])
+                results[phase].append(run)
+    results["inproc"] = [measure_inprocess(data) for _ in range(args.repeat)]
+    return results
 
 
 def main() -> None:
@@ -353,61 +437,11 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     facts = prepare(workdir, args.customers, args.years)
     data = peer_payloads(facts)
-    ours_port, peer_port = free_port(), free_port()
-    ours_env = {
-        "PAYRISK_DATA_DIR": str(workdir),
-        "PAYRISK_DATABASE_URL": facts["database_url"],
-        "PAYRISK_MLFLOW_TRACKING_URI": facts["tracking_uri"],
-        "PAYRISK_MODEL_POLL_SECONDS": "0",
-    }
-    ours = [
-        str(BIN / "payrisk"),
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(ours_port),
-        "--workers",
-        "2",
-    ]
-    theirs = [
-        str(BIN / "mlflow"),
-        "models",
-        "serve",
-        "-m",
-        MODEL_URI,
-        "--env-manager",
-        "local",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(peer_port),
-        "-w",
-        "2",
-    ]
-    base, peer = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{peer_port}"
-    runs = []
-    with (
-        server(ours, ours_env, f"{base}/readyz", workdir / "payrisk-serve.log"),
-        server(
-            theirs,
-            {"MLFLOW_TRACKING_URI": facts["tracking_uri"]},
-            f"{peer}/ping",
-            workdir / "mlflow-serve.log",
-        ),
-    ):
-        for number in range(args.repeat):
-            run = {
-                "single": measure_single(base, peer, facts, data, args),
-                "batch": measure_batch(base, peer, facts, data, args),
-                "inproc": measure_inprocess(data),
-            }
-            print(f"repeat {number + 1}/{args.repeat}: {json.dumps(run)}", flush=True)
-            runs.append(run)
-    print(
-        f"\nload average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared machine)"
-    )
-    report(runs)
+    results = run_phases(workdir, facts, data, args)
+    print(json.dumps(results))
+    load = os.getloadavg()[0]
+    print(f"\nload average at the end: {load:.1f} on {os.cpu_count()} cores (a shared machine)\n")
+    report(results)
 
 
 if __name__ == "__main__":

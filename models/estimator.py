@@ -9,12 +9,10 @@ stores parameters, learned attributes end in ``_``, ``fit`` returns ``self``), s
   ``OrdinalCalibrator`` fitted on that same validation period, right-censored rows
   included (``y_val_exact``): each calibration step uses every row whose own target is
   known (see ``models.calibration``).
-* Default calibration, chosen on the backtest folds of the demo ledger (never its final
-  test): sigmoid, with P(late) scaled but not shifted (``calibration_shift_late=False``).
-  Isotonic lowered ROC AUC (ties) and, like a shifted P(late), carried the validation
-  quarter's late rate into the next quarter; early stopping on one half of the
-  validation period and calibrating on the other, a 6-month validation period, and
-  pooling out-of-fold predictions of earlier windows did not help there.
+* Default calibration, chosen on earlier backtest folds of the demo ledger (never its
+  final test): sigmoid, P(late) scaled not shifted (``calibration_shift_late=False``);
+  why, and what lost (isotonic, a 6-month validation, split early stopping, pooled
+  out-of-fold windows), in ``models.calibration``.
 * Categorical columns (any non-numeric dtype) get their levels learned at fit and are
   passed to LightGBM as native categoricals (one column each, so one SHAP value per
   feature); a level never seen at fit, or a missing value, is "missing" at predict.

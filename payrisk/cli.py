@@ -9,6 +9,7 @@ from payrisk.commands import features as features_commands
 from payrisk.commands import generate as generate_commands
 from payrisk.commands import keys as keys_commands
 from payrisk.commands import ledger as ledger_commands
+from payrisk.commands import score_batch as score_batch_commands
 from payrisk.commands import serve as serve_commands
 from payrisk.commands import train as train_commands
 
@@ -23,5 +24,6 @@ generate_commands.register(app)
 db_commands.register(app)
 features_commands.register(app)
 train_commands.register(app)
+score_batch_commands.register(app)
 serve_commands.register(app)
 keys_commands.register(app)

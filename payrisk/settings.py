@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     score_max_future_days: int = Field(
         366, ge=0, description="latest as_of accepted for scoring, in days after today"
     )
+    score_cache_entries: int = Field(
+        2048, ge=0, description="stored-mode answers each worker keeps (0: no cache)"
+    )
 
     # Worklist and KPIs (serving/worklist.py, serving/kpis.py, serving/policy.py)
     reporting_currency: str = Field("USD", description="currency the worklist and KPIs report in")
@@ -136,6 +139,17 @@ class Settings(BaseSettings):
     )
     worklist_effect_top_n: int = Field(
         20, ge=1, description="top customers of last month's worklist the KPI effect follows"
+    )
+
+    # Web pages (serving/web/)
+    session_secret: str | None = Field(
+        None, description="key signing the pages' session cookie; default: random per start"
+    )
+    session_max_age_seconds: int = Field(
+        8 * 3600, ge=60, description="seconds a page sign-in lasts"
+    )
+    session_cookie_secure: bool | None = Field(
+        None, description="Secure session cookie; default: yes except on http://127.0.0.1"
     )
 
     @field_validator("late_bucket_edges_days")

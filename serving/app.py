@@ -25,6 +25,7 @@ from serving.metrics import ServiceMetrics
 from serving.middleware import RequestContextMiddleware
 from serving.model_holder import ModelHolder
 from serving.routes import ingest, model, ops, scores, worklist
+from serving.web import routes as web_pages
 
 logger = logging.getLogger("serving.app")
 
@@ -106,4 +107,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for module in (ops, ingest, scores, model, worklist):
         app.include_router(module.router)
+    app.include_router(web_pages.router)
     return app

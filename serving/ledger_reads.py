@@ -14,10 +14,11 @@ have it.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
-import pandas as pd
 import sqlalchemy as sa
 
 from ledger.contract import TABLES
@@ -48,16 +49,55 @@ def _snapshot(store: LedgerStore) -> Iterator[sa.Connection]:
 
 def _table_rows(
     connection: sa.Connection, dialect_name: str, table_name: str, customer_ids: Sequence[str]
-) -> pd.DataFrame:
-    table = TABLES[table_name]
+) -> tuple[tuple[object, ...], ...]:
     customer_column = SQL_TABLES[table_name].c["customer_id"]
-    select = load_select(table, dialect_name)
-    rows: list[sa.Row[object]] = []
+    select = load_select(TABLES[table_name], dialect_name)
+    rows: list[tuple[object, ...]] = []
     for start in range(0, len(customer_ids), _IDS_PER_QUERY):
         chunk = list(customer_ids[start : start + _IDS_PER_QUERY])
         where = customer_column == chunk[0] if len(chunk) == 1 else customer_column.in_(chunk)
-        rows += connection.execute(select.where(where)).all()
-    return frame_from_rows(table, rows)
+        rows += [tuple(row) for row in connection.execute(select.where(where))]
+    # by primary key (the first column), whatever order the chunks came back in
+    return tuple(sorted(rows, key=lambda row: str(row[0])))
+
+
+@dataclass(frozen=True)
+class CustomerRows:
+    """Some customers' rows as fetched (plain tuples per table), before any parsing."""
+
+    tables: dict[str, tuple[tuple[object, ...], ...]]
+
+    @property
+    def customer_ids(self) -> set[str]:
+        """The customers that exist (have a row in ``customers``)."""
+        return {str(row[0]) for row in self.tables["customers"]}
+
+    def fingerprint(self) -> str:
+        """A digest of every value: equal digests mean the same history, row for row."""
+        return hashlib.blake2b(
+            repr(sorted(self.tables.items())).encode(), digest_size=20
+        ).hexdigest()
+
+    def ledger(self) -> Ledger:
+        """The rows as a ledger in canonical dtypes, each table ordered by primary key."""
+        return Ledger(
+            **{
+                name: frame_from_rows(TABLES[name], list(rows))
+                for name, rows in self.tables.items()
+            }
+        )
+
+
+def read_customer_rows(store: LedgerStore, customer_ids: Sequence[str]) -> CustomerRows:
+    """The rows of ``customer_ids`` in all four tables, in one snapshot (unknown ids: none)."""
+    wanted = sorted(set(customer_ids))
+    if not wanted:
+        return CustomerRows({name: () for name in TABLES})
+    with _snapshot(store) as connection:
+        tables = {
+            name: _table_rows(connection, store.dialect_name, name, wanted) for name in TABLES
+        }
+    return CustomerRows(tables)
 
 
 def read_customers(store: LedgerStore, customer_ids: Sequence[str]) -> Ledger:
@@ -65,14 +105,7 @@ def read_customers(store: LedgerStore, customer_ids: Sequence[str]) -> Ledger:
 
     Tables come back in canonical dtypes ordered by primary key, like ``store.load()``.
     """
-    wanted = sorted(set(customer_ids))
-    if not wanted:
-        return Ledger.from_frames()
-    with _snapshot(store) as connection:
-        frames = {
-            name: _table_rows(connection, store.dialect_name, name, wanted) for name in TABLES
-        }
-    return Ledger(**frames)
+    return read_customer_rows(store, customer_ids).ledger()
 
 
 def read_whole_ledger(store: LedgerStore) -> Ledger:

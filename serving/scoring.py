@@ -21,18 +21,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import ThreadpoolController
 
 from features.activities import DISPUTE_KINDS
 from features.build import build_features
 from ledger.errors import PayriskError
 from ledger.frames import Ledger
-from ledger.settlement import settled_dates
+from ledger.settlement import COVER_TOLERANCE_AMOUNT
 from models.estimator import customer_rollup
 from models.explain import REASON_GROUPS, Reason, aggregate_contributions, top_reasons
 from models.pyfunc import LoadedModel, output_columns
@@ -88,7 +90,7 @@ class Scored:
         return [] if row < 0 else self.reasons[lang][row]
 
 
-def customer_data_start(ledger: Ledger) -> pd.Timestamp | None:
+def ledger_data_start(ledger: Ledger) -> pd.Timestamp | None:
     """The earliest date of any fact in the ledger (customer created, invoice issued,
     payment, activity), or None when there is none."""
     dates = [
@@ -102,7 +104,7 @@ def customer_data_start(ledger: Ledger) -> pd.Timestamp | None:
 
 
 def data_start_by_customer(ledger: Ledger) -> pd.Series:
-    """Per customer id, the earliest date of any of its facts (``customer_data_start``)."""
+    """Per customer id, the earliest date of any of its facts (``ledger_data_start``)."""
     parts = [
         ledger.customers[["customer_id", "created_date"]].set_axis(["customer_id", "day"], axis=1),
         ledger.invoices[["customer_id", "issue_date"]].set_axis(["customer_id", "day"], axis=1),
@@ -125,7 +127,7 @@ def check_as_of(ledger: Ledger, as_of: date, *, today: date, max_future_days: in
             f"as_of {as_of.isoformat()} is more than {max_future_days} days after today "
             f"({today.isoformat()}); score at {latest.isoformat()} or earlier"
         )
-    start = customer_data_start(ledger)
+    start = ledger_data_start(ledger)
     first_known = EARLIEST_AS_OF if start is None else max(start.date(), EARLIEST_AS_OF)
     if as_of < first_known:
         where = "" if start is None else " (the first customer, invoice, payment or activity)"
@@ -137,17 +139,34 @@ def check_as_of(ledger: Ledger, as_of: date, *, today: date, max_future_days: in
 
 
 def open_invoice_rows(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
-    """``invoice_id, as_of`` of the invoices open at the end of day ``as_of``, by invoice_id."""
-    invoices = ledger.invoices
-    settled = settled_dates(invoices, ledger.payments)
-    is_open = (invoices["issue_date"] <= as_of) & ~(settled <= as_of).fillna(False)
-    open_ids = invoices.loc[is_open.to_numpy(dtype=bool), "invoice_id"].sort_values()
+    """``invoice_id, as_of`` of the invoices open at the end of day ``as_of``, by invoice_id.
+
+    Open: issued <= as_of and not settled by then -- ``ledger.settlement``'s rule (the
+    paid date if there is one, else the applied payments dated <= as_of covering the
+    amount), computed with array sums instead of per-invoice cover dates.
+    """
+    invoices, payments = ledger.invoices, ledger.payments
+    day = as_of.to_datetime64()
+    issued = invoices["issue_date"].to_numpy(dtype="datetime64[ns]") <= day
+    paid = invoices["paid_date"].to_numpy(dtype="datetime64[ns]")
+    has_paid_date = ~np.isnat(paid)
+    applied = (payments["payment_date"].to_numpy(dtype="datetime64[ns]") <= day) & payments[
+        "invoice_id"
+    ].notna().to_numpy(dtype=bool)
+    positions = pd.Index(invoices["invoice_id"]).get_indexer(payments["invoice_id"][applied])
+    amounts = payments["amount"].to_numpy(dtype="float64")[applied]
+    paid_by_day = np.bincount(
+        positions[positions >= 0], weights=amounts[positions >= 0], minlength=len(invoices)
+    )
+    covered = paid_by_day >= invoices["amount"].to_numpy(dtype="float64") - COVER_TOLERANCE_AMOUNT
+    settled = np.where(has_paid_date, paid <= day, covered)
+    open_ids = np.sort(invoices["invoice_id"].to_numpy(dtype=object)[issued & ~settled])
     return pd.DataFrame(
         {
-            "invoice_id": open_ids.to_numpy(),
-            "as_of": np.full(len(open_ids), as_of.to_datetime64(), dtype="datetime64[ns]"),
+            "invoice_id": pd.array(open_ids, dtype="string"),
+            "as_of": np.full(len(open_ids), day, dtype="datetime64[ns]"),
         }
-    ).astype({"invoice_id": "string"})
+    )
 
 
 def customers_with_dispute_activities(ledger: Ledger) -> set[str]:
@@ -161,24 +180,40 @@ def features_for(ledger: Ledger, rows: pd.DataFrame) -> pd.DataFrame:
     """``build_features`` for ``rows`` with the per-customer dispute source (module doc).
 
     At most two vectorized calls (customers with and without dispute activities); the
-    result is in the rows' order.
+    result is in the rows' order, indexed 0..n-1.
     """
-    if rows.empty:
-        return build_features(ledger, rows)
-    customer_of = ledger.invoices.set_index("invoice_id")["customer_id"]
-    row_customers = rows["invoice_id"].map(customer_of).astype("string")
-    from_activities = row_customers.isin(customers_with_dispute_activities(ledger)).to_numpy()
-    parts = []
-    for flag in (True, False):
-        chosen = np.flatnonzero(from_activities == flag)
-        if len(chosen):
-            part = build_features(ledger, rows.iloc[chosen], disputes_from_activities=flag)
-            parts.append(part.set_index(pd.Index(chosen)))
-    return (
-        pd.concat(parts).sort_index()
-        if len(parts) > 1
-        else parts[0].set_index(pd.RangeIndex(len(rows)))
-    )
+    disputing = customers_with_dispute_activities(ledger)
+    if not disputing or rows.empty:
+        return build_features(ledger, rows, disputes_from_activities=False)
+    invoices = ledger.invoices
+    positions = pd.Index(invoices["invoice_id"]).get_indexer(rows["invoice_id"])
+    customers = invoices["customer_id"].to_numpy(dtype=object)[positions]
+    from_activities = np.isin(customers, list(disputing)) & (positions >= 0)
+    if from_activities.all():
+        return build_features(ledger, rows, disputes_from_activities=True)
+    parts = [
+        build_features(ledger, rows[chosen], disputes_from_activities=flag).set_index(
+            pd.Index(np.flatnonzero(chosen))
+        )
+        for flag, chosen in ((True, from_activities), (False, ~from_activities))
+        if chosen.any()
+    ]
+    return pd.concat(parts).sort_index()
+
+
+_THREADPOOLS: list[ThreadpoolController] = []
+
+
+def one_thread() -> AbstractContextManager[object]:
+    """LightGBM's OpenMP (and BLAS) on one thread in the calling thread, for a block.
+
+    The service runs one worker process per core: a request that spreads over every core
+    only makes the workers wait for each other (OpenMP threads spin on busy cores; SHAP
+    of one customer took about twice as long on 2 threads as on 1 here).
+    """
+    if not _THREADPOOLS:  # found once, after lightgbm is loaded; a race makes two, harmless
+        _THREADPOOLS.append(ThreadpoolController())
+    return _THREADPOOLS[0].limit(limits=1)
 
 
 def _reasons(
@@ -232,27 +267,41 @@ def _predict(model: LoadedModel, ledger: Ledger, features: pd.DataFrame) -> pd.D
     return pd.concat([keys, predicted], axis=1)
 
 
-def _rollup(invoices: pd.DataFrame, customer_ids: Sequence[str]) -> pd.DataFrame:
+def _first_currency(invoices: pd.DataFrame) -> pd.Series:
+    """Per customer, its open invoices' currency, or NA when they mix currencies."""
+    by_customer = invoices.groupby("customer_id", sort=False)["currency"]
+    return by_customer.first().where(by_customer.nunique(dropna=False) == 1)
+
+
+def rollup_customers(invoices: pd.DataFrame, customer_ids: Sequence[str]) -> pd.DataFrame:
     """``ROLLUP_COLUMNS`` + ``reasons_row`` per asked customer, in the asked order."""
     rolled = customer_rollup(invoices)
-    rolled = rolled.set_index("customer_id").reindex(pd.Index(customer_ids, dtype="string"))
-    filled = rolled.assign(
-        open_invoices=rolled["open_invoices"].fillna(0).astype("int64"),
-        open_amount=rolled["open_amount"].astype("float64").fillna(0.0),
-        expected_amount_over_30=rolled["expected_amount_over_30"].astype("float64").fillna(0.0),
-        expected_share_over_30=rolled["expected_share_over_30"].astype("float64").fillna(0.0),
-        max_p_over_30=rolled["max_p_over_30"].astype("float64").fillna(0.0),
-        risk_tier=rolled["risk_tier"].astype("string").fillna("low"),
+    asked = np.asarray(customer_ids, dtype=object)
+    found = pd.Index(rolled["customer_id"].to_numpy(dtype=object)).get_indexer(asked)
+    has_open = found >= 0
+
+    def column(name: str, missing: float | str) -> np.ndarray:
+        values = rolled[name].to_numpy(dtype=object if name == "risk_tier" else "float64")
+        picked = values[np.maximum(found, 0)] if len(values) else np.full(len(asked), missing)
+        return np.where(has_open, picked, np.full(len(asked), missing, dtype=picked.dtype))
+
+    # invoices are riskiest first, so a customer's first row is its riskiest invoice
+    ids, first_rows = np.unique(invoices["customer_id"].to_numpy(dtype=object), return_index=True)
+    first = pd.Series(first_rows, index=ids, dtype="int64").reindex(asked, fill_value=-1)
+    currency = _first_currency(invoices).reindex(asked)
+    return pd.DataFrame(
+        {
+            "customer_id": pd.array(asked, dtype="string"),
+            "currency": pd.array(currency.to_numpy(dtype=object), dtype="string"),
+            "open_invoices": column("open_invoices", 0).astype("int64"),
+            "open_amount": column("open_amount", 0.0).astype("float64"),
+            "expected_amount_over_30": column("expected_amount_over_30", 0.0).astype("float64"),
+            "expected_share_over_30": column("expected_share_over_30", 0.0).astype("float64"),
+            "max_p_over_30": column("max_p_over_30", 0.0).astype("float64"),
+            "risk_tier": pd.array(column("risk_tier", "low").astype(str), dtype="string"),
+            "reasons_row": first.to_numpy(dtype="int64"),
+        }
     )
-    currencies = invoices.groupby("customer_id")["currency"].agg(
-        lambda values: values.iloc[0] if values.nunique(dropna=False) == 1 else pd.NA
-    )
-    # invoices are riskiest first, so the first row of each customer is its riskiest
-    first_rows = pd.Series(np.arange(len(invoices)), index=invoices["customer_id"].to_numpy())
-    first_rows = first_rows[~first_rows.index.duplicated()]
-    filled["currency"] = currencies.reindex(filled.index).astype("string")
-    filled["reasons_row"] = first_rows.reindex(filled.index).fillna(-1).astype("int64")
-    return filled.reset_index(names="customer_id")[[*ROLLUP_COLUMNS, "reasons_row"]]
 
 
 def score_ledger(
@@ -282,15 +331,16 @@ def score_ledger(
     rows = open_invoice_rows(ledger, as_of)
     features = features_for(ledger, rows)
     lap("features")
-    predicted = _predict(model, ledger, features)
-    lap("predict")
-    risk = (predicted["open_amount"] * predicted["p_over_30"]).to_numpy()
-    order = np.lexsort((predicted["invoice_id"].to_numpy(dtype=object), -risk))
-    features = features.iloc[order].reset_index(drop=True)
-    invoices = predicted.iloc[order].reset_index(drop=True)
-    reasons = _reasons(model, features, langs, method)
-    lap("reasons")
-    customers = _rollup(invoices, customer_ids)
+    with one_thread():
+        predicted = _predict(model, ledger, features)
+        lap("predict")
+        risk = (predicted["open_amount"] * predicted["p_over_30"]).to_numpy()
+        order = np.lexsort((predicted["invoice_id"].to_numpy(dtype=object), -risk))
+        features = features.iloc[order].reset_index(drop=True)
+        invoices = predicted.iloc[order].reset_index(drop=True)
+        reasons = _reasons(model, features, langs, method)
+        lap("reasons")
+    customers = rollup_customers(invoices, customer_ids)
     return Scored(
         as_of=as_of,
         invoices=invoices,
@@ -299,62 +349,4 @@ def score_ledger(
         bucket_labels=tuple(model.card.buckets.labels),
         reasons_method=method,
         timings_seconds=timings,
-    )
-
-
-def plain_value(value: object) -> float | str | None:
-    """A reason's value as JSON can hold it: finite float, text, or None."""
-    if isinstance(value, bool | np.bool_):
-        return float(value)
-    if isinstance(value, int | float | np.integer | np.floating):
-        number = float(value)
-        return number if np.isfinite(number) else None
-    return None if value is None or value is pd.NA else str(value)
-
-
-def _reason_dicts(reasons: list[Reason]) -> list[dict[str, object]]:
-    return [
-        {
-            "feature": reason.feature,
-            "value": plain_value(reason.value),
-            "contribution": float(reason.contribution),
-            "direction": reason.direction,
-            "text": reason.text,
-        }
-        for reason in reasons
-    ]
-
-
-def stored_rows(scored: Scored, model_name: str, model_version: str) -> pd.DataFrame:
-    """The scored invoices as rows of the ``scores`` table (``ledger.scores_store``).
-
-    Without ``score_id``/``scored_at`` (the writer sets them); reasons in every language
-    scored, with the method that made them.
-    """
-    invoices = scored.invoices
-    labels = scored.bucket_labels
-    proba = invoices[[f"p_{label}" for label in labels]].to_numpy(dtype="float64").tolist()
-    langs = list(scored.reasons)
-    reasons = [
-        {"method": scored.reasons_method}
-        | {lang: _reason_dicts(scored.reasons[lang][row]) for lang in langs}
-        for row in range(len(invoices))
-    ]
-    return pd.DataFrame(
-        {
-            "model_name": model_name,
-            "model_version": model_version,
-            "as_of": scored.as_of,
-            "invoice_id": invoices["invoice_id"].to_numpy(dtype=object),
-            "customer_id": invoices["customer_id"].to_numpy(dtype=object),
-            "open_amount": invoices["open_amount"].to_numpy(dtype="float64"),
-            "currency": invoices["currency"].to_numpy(dtype=object, na_value=None),
-            "bucket_probabilities": [dict(zip(labels, row, strict=True)) for row in proba],
-            "p_late": invoices["p_late"].to_numpy(dtype="float64"),
-            "p_over_30": invoices["p_over_30"].to_numpy(dtype="float64"),
-            "expected_days_late": invoices["expected_days_late"].to_numpy(dtype="float64"),
-            "predicted_payment_date": invoices["predicted_payment_date"].to_numpy(),
-            "reasons": reasons,
-        },
-        index=pd.RangeIndex(len(invoices)),
     )

@@ -14,24 +14,21 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AfterValidator
 
-from ledger.contract import TABLES
 from ledger.frames import Ledger
 from ledger.scores_store import write_scores
 from ledger.store import LedgerStore
-from ledger.validation import validate_ledger
 from payrisk.settings import Settings
 from serving.deps import MetricsDep, ModelDep, SettingsDep, StoreDep, require_scope
 from serving.errors import ApiError
-from serving.ingest import records_frame
-from serving.ledger_reads import read_customers, read_whole_ledger
+from serving.history import sent_history
+from serving.ledger_reads import read_customer_rows, read_customers, read_whole_ledger
 from serving.metrics import ServiceMetrics
 from serving.model_holder import ModelSnapshot
-from serving.schemas.ledger import MAX_ID_LENGTH, RejectedRows, RowError, storable_text
+from serving.schemas.ledger import MAX_ID_LENGTH, RejectedRows, storable_text
 from serving.schemas.scores import (
     CustomerRisk,
     CustomerRiskResponse,
@@ -44,14 +41,15 @@ from serving.schemas.scores import (
     ScoresResponse,
     StatelessRequest,
 )
+from serving.score_cache import ScoreCache
 from serving.scoring import (
     ModelIncompatible,
     Scored,
     check_as_of,
     data_start_by_customer,
     score_ledger,
-    stored_rows,
 )
+from serving.stored_scores import stored_rows
 
 _COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "missing, unknown or revoked API key"},
@@ -68,6 +66,25 @@ CustomerPathId = Annotated[
 ]
 AsOfQuery = Annotated[date | None, Query(description="YYYY-MM-DD; default: today (UTC)")]
 LangQuery = Annotated[Lang, Query(description="language of the reasons")]
+
+
+CachedAnswer = tuple[str, bytes]  # (risk tier, the JSON body)
+
+
+async def get_score_cache(request: Request) -> ScoreCache[CachedAnswer]:
+    """The app's cache of stored-mode answers, made on first use.
+
+    ``async`` only so that FastAPI runs it on the event loop, not in a worker thread.
+    """
+    cache: ScoreCache[CachedAnswer] | None = getattr(request.app.state, "score_cache", None)
+    if cache is None:
+        settings: Settings = request.app.state.settings
+        cache = ScoreCache(settings.score_cache_entries)
+        request.app.state.score_cache = cache
+    return cache
+
+
+ScoreCacheDep = Annotated[ScoreCache[CachedAnswer], Depends(get_score_cache)]
 
 
 def _today() -> date:
@@ -90,7 +107,6 @@ def _score(
 def _customer_answer(
     snapshot: ModelSnapshot,
     settings: Settings,
-    metrics: ServiceMetrics,
     ledger: Ledger,
     customer_id: str,
     as_of: date | None,
@@ -101,7 +117,6 @@ def _customer_answer(
         ledger, as_of or _today(), today=_today(), max_future_days=settings.score_max_future_days
     )
     scored = _score(snapshot, ledger, when, [customer_id], lang)
-    metrics.record_scores(scored.customers["risk_tier"].astype(str))
     return CustomerRiskResponse(
         model=_model_ref(snapshot),
         as_of=when.date(),
@@ -123,14 +138,28 @@ def customer_risk(
     snapshot: ModelDep,
     settings: SettingsDep,
     metrics: MetricsDep,
+    cache: ScoreCacheDep,
     as_of: AsOfQuery = None,
     lang: LangQuery = "en",
-) -> CustomerRiskResponse:
-    """A stored customer's risk as of a date: every open invoice and the roll-up, with reasons."""
-    ledger = read_customers(store, [customer_id])
-    if ledger.customers.empty:
+) -> Response:
+    """A stored customer's risk as of a date: every open invoice and the roll-up, with reasons.
+
+    Answers are cached per (model, as_of, lang, the customer's rows): asking again about
+    an unchanged customer skips the scoring; any change to its rows scores it afresh.
+    """
+    rows = read_customer_rows(store, [customer_id])
+    if customer_id not in rows.customer_ids:
         raise ApiError(404, f"no customer {customer_id!r} in the ledger", customer_id=customer_id)
-    return _customer_answer(snapshot, settings, metrics, ledger, customer_id, as_of, lang)
+    when = as_of or _today()
+    key = (snapshot.name, snapshot.version, snapshot.loaded_at, when, lang, rows.fingerprint())
+    cached = cache.get(key)
+    if cached is None:
+        answer = _customer_answer(snapshot, settings, rows.ledger(), customer_id, when, lang)
+        cached = (answer.customer.risk_tier, answer.model_dump_json().encode())
+        cache.put(key, cached)
+    metrics.record_scores([cached[0]])
+    # the body is already JSON of a CustomerRiskResponse: no second validation
+    return Response(content=cached[1], media_type="application/json")
 
 
 def _batch_errors(ledger: Ledger, ids: Sequence[str], as_of: pd.Timestamp) -> list[ScoreError]:
@@ -205,48 +234,6 @@ def score_customers(
     return _many_customers(store, snapshot, settings, metrics, body)
 
 
-def _sent_ledger(body: StatelessRequest, settings: Settings) -> Ledger:
-    """The request's rows as a ledger, checked by the import's rules and stored as the
-    database would (amounts to the cent, rows by primary key); 413/422 otherwise."""
-    rows = body.row_count()
-    if rows > settings.max_batch_rows:
-        raise ApiError(
-            413,
-            f"the history has {rows} rows; at most {settings.max_batch_rows} are accepted",
-            rows=rows,
-            max_batch_rows=settings.max_batch_rows,
-        )
-    records = {
-        "customers": [body.customer],
-        "invoices": body.invoices,
-        "payments": body.payments,
-        "activities": body.activities,
-    }
-    frames = {name: records_frame(name, rows_of) for name, rows_of in records.items()}
-    lines = {
-        name: pd.Series(np.arange(len(frame)), index=frame.index) for name, frame in frames.items()
-    }
-    report = validate_ledger(frames, lines=lines)
-    if not report.ok:
-        errors = [
-            RowError(table=r.table, index=r.line, field=r.column, value=r.value, reason=r.reason)
-            for r in report.rejections
-        ]
-        raise ApiError(
-            422,
-            f"{len(errors)} value(s) rejected; nothing was scored",
-            errors=[e.model_dump() for e in errors],
-        )
-    return Ledger(**{name: _as_stored(name, frame) for name, frame in frames.items()})
-
-
-def _as_stored(name: str, frame: pd.DataFrame) -> pd.DataFrame:
-    table = TABLES[name]
-    amounts = [column.name for column in table.columns if column.kind == "amount"]
-    rounded = frame.assign(**{column: frame[column].round(2) for column in amounts})
-    return rounded.sort_values(table.key, kind="stable", ignore_index=True)
-
-
 @router.post(
     "/scores:stateless",
     response_model=CustomerRiskResponse,
@@ -260,9 +247,11 @@ def score_stateless(
     body: StatelessRequest, snapshot: ModelDep, settings: SettingsDep, metrics: MetricsDep
 ) -> CustomerRiskResponse:
     """A customer's risk from the history in the request; nothing is stored."""
-    ledger = _sent_ledger(body, settings)
+    ledger = sent_history(body, settings.max_batch_rows)
     customer_id = body.customer.customer_id
-    return _customer_answer(snapshot, settings, metrics, ledger, customer_id, body.as_of, body.lang)
+    answer = _customer_answer(snapshot, settings, ledger, customer_id, body.as_of, body.lang)
+    metrics.record_scores([answer.customer.risk_tier])
+    return answer
 
 
 def _refresh(

@@ -9,21 +9,15 @@ whose ``as_of`` is on or before the requested date, with the ledger as of that d
 
 from __future__ import annotations
 
-import csv
-import io
-import math
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 import pandas as pd
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import Response
 from pydantic import AfterValidator
 
-from ledger.db_schema import SCORES
 from ledger.frames import Ledger
-from ledger.store import LedgerStore, StoreUnavailable
+from ledger.store import LedgerStore
 from payrisk.settings import Settings
 from serving.actions import Action, ActionRejected, UnknownCustomer, log_action
 from serving.auth import Caller
@@ -33,7 +27,6 @@ from serving.ingest import IngestRejected
 from serving.kpis import __doc__ as KPI_FORMULAS
 from serving.kpis import kpi_snapshot, kpi_trend, worklist_effect
 from serving.ledger_reads import read_whole_ledger
-from serving.policy import load_policy
 from serving.schemas.ledger import MAX_DATE, MAX_ID_LENGTH, MIN_DATE, storable_text
 from serving.schemas.worklist import ActionIn, ActionOut, KpiReport, WorklistItem, WorklistPage
 from serving.worklist import (
@@ -42,8 +35,10 @@ from serving.worklist import (
     WorklistParams,
     filter_worklist,
     known_filter_values,
-    rank_worklist,
 )
+from serving.worklist_reads import build_worklist, scores_as_of, today_utc
+from serving.worklist_reads import csv_response as _csv_response
+from serving.worklist_reads import records as _records
 
 router = APIRouter(
     prefix="/v1",
@@ -55,7 +50,6 @@ router = APIRouter(
     },
 )
 
-_SCORE_COLUMNS = ("invoice_id", "customer_id", "open_amount", "currency", "p_over_30", "reasons")
 EFFECT_LOOKBACK_DAYS = 30
 ACTION_SCOPES = ("worklist", "ingest")
 # Months of look-back (trend, count-back) must stay inside pandas' datetime range.
@@ -67,33 +61,6 @@ AsOf = Annotated[
 CustomerId = Annotated[
     str, Path(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(storable_text)
 ]
-
-
-def today_utc() -> date:
-    """Today's date in UTC: the default as-of date."""
-    return datetime.now(UTC).date()
-
-
-def scores_as_of(store: LedgerStore, as_of: date) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The newest refresh's scores with ``as_of`` <= the date, and that refresh's facts."""
-    columns = [SCORES.c[name] for name in _SCORE_COLUMNS]
-    try:
-        with store.engine.connect() as connection:
-            newest = connection.execute(
-                sa.select(sa.func.max(SCORES.c.scored_at)).where(SCORES.c.as_of <= as_of)
-            ).scalar()
-            if newest is None:
-                return pd.DataFrame(columns=list(_SCORE_COLUMNS)), {}
-            query = sa.select(*columns, SCORES.c.model_version, SCORES.c.as_of)
-            rows = connection.execute(query.where(SCORES.c.scored_at == newest)).all()
-    except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.ProgrammingError) as error:
-        # ProgrammingError: no scores table (a database never migrated) -> 503, not 500.
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        raise StoreUnavailable(f"cannot read scores from {store.display_url}: {reason}") from error
-    frame = pd.DataFrame([tuple(row) for row in rows], columns=[*_SCORE_COLUMNS, "v", "as_of"])
-    facts = {"scored_at": newest, "model_version": str(frame["v"].iloc[0]), "as_of": rows[0][-1]}
-    frame = frame.astype({"open_amount": "float64", "p_over_30": "float64"})
-    return frame[list(_SCORE_COLUMNS)], facts
 
 
 def _unknown_filter(error: UnknownFilterValue) -> ApiError:
@@ -110,43 +77,6 @@ def _unknown_filter(error: UnknownFilterValue) -> ApiError:
         ],
         allowed=error.allowed,
     )
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-ready scalar: None for NaN/NaT, ISO dates, ints for whole floats of counts."""
-    if isinstance(value, list):
-        return value
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.date()
-    return value.item() if hasattr(value, "item") else value
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{key: _plain(value) for key, value in row.items()} for row in frame.to_dict("records")]
-
-
-def _csv_response(frame: pd.DataFrame, as_of: date) -> Response:
-    buffer = io.StringIO()
-    export = frame.assign(reasons=frame["reasons"].map(lambda texts: " | ".join(texts or [])))
-    writer = csv.writer(buffer)
-    writer.writerow(export.columns)
-    for row in _records(export):
-        writer.writerow(["" if value is None else value for value in row.values()])
-    headers = {"Content-Disposition": f'attachment; filename="worklist-{as_of}.csv"'}
-    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
-
-
-def build_worklist(
-    store: LedgerStore, settings: Settings, as_of: date
-) -> tuple[pd.DataFrame, Ledger, dict[str, Any]]:
-    """The whole ranked worklist at ``as_of``, the ledger it used and the scores' facts."""
-    scores, facts = scores_as_of(store, as_of)
-    ledger = read_whole_ledger(store)
-    params = WorklistParams.from_settings(settings)
-    rules = load_policy(settings.worklist_policy_file)
-    return rank_worklist(scores, ledger, rules, params, pd.Timestamp(as_of)), ledger, facts
 
 
 def _page(

@@ -10,7 +10,7 @@ date and its top 3 reasons. ``from_scored`` builds them from ``serving.scoring.S
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,19 +24,20 @@ from serving.schemas.ledger import (
     LedgerId,
     PaymentRecord,
 )
-from serving.scoring import Scored, plain_value
+from serving.scoring import Scored
+from serving.stored_scores import plain_value
 
 Lang = Literal["en", "he"]
 Tier = Literal["low", "medium", "high"]
 
-_REASON_EXAMPLE = {
+_REASON_EXAMPLE: dict[str, Any] = {
     "feature": "days_to_due",
     "value": -45.0,
     "contribution": 0.82,
     "direction": "raises",
     "text": "invoice is 45 days overdue",
 }
-_INVOICE_EXAMPLE = {
+_INVOICE_EXAMPLE: dict[str, Any] = {
     "invoice_id": "INV-5001",
     "currency": "ILS",
     "open_amount": 9450.0,
@@ -54,7 +55,7 @@ _INVOICE_EXAMPLE = {
     "predicted_payment_date": "2027-01-07",
     "reasons": [_REASON_EXAMPLE],
 }
-_CUSTOMER_EXAMPLE = {
+_CUSTOMER_EXAMPLE: dict[str, Any] = {
     "customer_id": "C-1001",
     "currency": "ILS",
     "open_invoices": 1,
@@ -65,7 +66,7 @@ _CUSTOMER_EXAMPLE = {
     "reasons": [_REASON_EXAMPLE],
     "invoices": [_INVOICE_EXAMPLE],
 }
-_MODEL_EXAMPLE = {"name": "payment-risk", "version": "3"}
+_MODEL_EXAMPLE: dict[str, Any] = {"name": "payment-risk", "version": "3"}
 
 
 class ReasonOut(BaseModel):
@@ -116,9 +117,9 @@ class CustomerRisk(BaseModel):
     customer_id: str
     currency: str | None = Field(description="the open invoices' currency; null when mixed")
     open_invoices: int
-    open_amount: float
+    open_amount: float = Field(description="sum of the open invoices' open amounts, to the cent")
     expected_amount_over_30: float = Field(
-        description="sum over open invoices of open amount x P(> 30 days late)"
+        description="sum over open invoices of open amount x P(> 30 days late), to the cent"
     )
     expected_share_over_30: float = Field(description="expected_amount_over_30 / open_amount")
     risk_tier: Tier = Field(description="high from a share of 0.30, medium from 0.10")
@@ -134,10 +135,12 @@ class CustomerRisk(BaseModel):
             customer_id=str(customer["customer_id"]),
             currency=None if pd.isna(customer["currency"]) else str(customer["currency"]),
             open_invoices=int(customer["open_invoices"]),
-            open_amount=float(customer["open_amount"]),
-            expected_amount_over_30=float(customer["expected_amount_over_30"]),
+            # money to the cent: sums over a customer's invoices may differ in the last
+            # bit with the number of customers scored together
+            open_amount=round(float(customer["open_amount"]), 2),
+            expected_amount_over_30=round(float(customer["expected_amount_over_30"]), 2),
             expected_share_over_30=float(customer["expected_share_over_30"]),
-            risk_tier=str(customer["risk_tier"]),  # type: ignore[arg-type]
+            risk_tier=str(customer["risk_tier"]),
             reasons=[ReasonOut.of(reason) for reason in scored.customer_reasons(position, lang)],
             invoices=[_invoice_score(scored, int(row), lang) for row in rows],
         )

@@ -77,3 +77,38 @@ def test_unfitted_or_empty_is_a_clear_error() -> None:
         OrdinalCalibrator().transform(np.array([[0.5, 0.5]]))
     with pytest.raises(CalibrationError, match="needs rows"):
         OrdinalCalibrator().fit(np.empty((0, 3)), np.empty(0))
+
+
+def test_censored_rows_count_for_every_step_whose_target_they_know() -> None:
+    raw = np.full((6, 3), 0.5)  # one raw value: each isotonic step learns its row mean
+    # exact buckets 0, 0, 1, 2; then one open late invoice (>= 1) and one not yet due (>= 0)
+    floor, exact = np.array([0, 0, 1, 2, 1, 0]), np.array([True] * 4 + [False] * 2)
+    censored_aware = OrdinalCalibrator("isotonic").fit_scores(raw, floor, exact)
+    # S_1 from rows 0-4 (3 of 5 late); c_1 from rows 2-3 (1 of 2); c_2 from row 3 only
+    assert censored_aware.transform_scores(raw[:1])[0] == pytest.approx(
+        [0.4, 0.3, 0.3 * 0.999, 0.3 * 1e-3]
+    )
+    exact_only = OrdinalCalibrator("isotonic").fit_scores(raw[:4], floor[:4])
+    assert exact_only.transform_scores(raw[:1])[0, 0] == pytest.approx(0.5)
+
+
+def test_without_shift_late_the_late_level_stays_and_the_steps_shift() -> None:
+    raw = np.column_stack([np.full(10, 0.5), np.full(10, 0.5)])
+    y_bucket = np.array([0, 0, 1, 1, 1, 1, 1, 1, 2, 2])  # 8 of 10 late, 2 of 8 beyond
+    scaled = OrdinalCalibrator("sigmoid", shift_late=False).fit_scores(raw, y_bucket)
+    shifted = OrdinalCalibrator("sigmoid").fit_scores(raw, y_bucket)
+    # a logit of 0 scaled by any slope stays 0: P(late) keeps the model's 0.5
+    assert cumulative_from_proba(scaled.transform_scores(raw[:1]))[0] == pytest.approx(
+        [0.5, 0.5 * 0.25], abs=1e-3
+    )
+    assert cumulative_from_proba(shifted.transform_scores(raw[:1]))[0, 0] == pytest.approx(
+        0.8, abs=1e-3
+    )
+
+
+def test_bad_censoring_mask_or_isotonic_without_shift_is_a_clear_error() -> None:
+    raw = np.full((3, 2), 0.5)
+    with pytest.raises(CalibrationError, match="y_exact has shape"):
+        OrdinalCalibrator().fit_scores(raw, np.array([0, 1, 2]), np.array([True, False]))
+    with pytest.raises(CalibrationError, match="needs method 'sigmoid'"):
+        OrdinalCalibrator("isotonic", shift_late=False).fit_scores(raw, np.array([0, 1, 2]))

@@ -13,6 +13,7 @@ from training.split import (
     SingleClassSplit,
     SplitConfig,
     backtest_cutoffs,
+    bucket_floor,
     check_cutoff,
     plan_split,
     split_frame,
@@ -171,3 +172,21 @@ def test_backtest_cutoffs_slide_back_and_drop_the_ones_without_history() -> None
     assert cutoffs == [_ts("2024-12-31"), _ts("2024-09-30"), _ts("2024-06-30")]
     with pytest.raises(NotEnoughHistory):
         backtest_cutoffs(_ts("2024-06-01"), _ts("2024-12-31"), CONFIG)
+
+
+def test_bucket_floor_is_the_bucket_or_the_lowest_still_possible() -> None:
+    cutoff = _ts("2024-12-31")
+    due = pd.Series(pd.to_datetime(["2024-12-01", "2024-11-30", "2025-01-10", "2024-09-01"]))
+    # paid on its due date; open 31 days overdue; open, not yet due; open 121 days overdue
+    settled = pd.Series(pd.to_datetime(["2024-12-01", None, None, None]))
+    floor = bucket_floor(due, settled, cutoff, BUCKETS)
+    assert floor.tolist() == [0, 2, 0, 4]
+    assert floor.dtype == "int64"
+
+
+def test_split_frame_adds_the_bucket_floor_of_censored_rows() -> None:
+    plan = plan_split(_ts("2023-01-01"), _ts("2024-12-31"), CONFIG)
+    validation = split_frame(_frame(), plan, CONFIG, BUCKETS)["validation"]
+    # i6 is open at the validation label cutoff, 54 days overdue: at least 31-60
+    assert validation["bucket_floor"].tolist() == [0, 2, 2]
+    assert validation["bucket_known"].tolist() == [True, True, False]

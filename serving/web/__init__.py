@@ -1,0 +1,1 @@
+"""The managers' web pages: server-rendered Jinja2, English and Hebrew."""
