@@ -29,13 +29,14 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## Create .venv and install payrisk with its dev tools (skipped when up to date)
 
-demo: $(STAMP) ## From scratch: generate a ledger, import it, train, promote a champion, show the metrics
+demo: $(STAMP) ## From scratch: generate, import, train, promote, then serve the worklist at http://127.0.0.1:8000
 	rm -rf $(DEMO_DATA_DIR)
 	$(DEMO_ENV) $(BIN)/payrisk generate --customers $(DEMO_CUSTOMERS) --years $(DEMO_YEARS) --seed 7 --end 2026-11-30 --out $(DEMO_LEDGER)
 	$(DEMO_ENV) $(BIN)/payrisk ledger import $(DEMO_LEDGER)
 	$(DEMO_ENV) $(BIN)/payrisk ledger stats
 	$(DEMO_ENV) $(BIN)/payrisk train --oracle-dir $(DEMO_LEDGER)/truth
 	$(DEMO_ENV) $(BIN)/payrisk promote
+	$(DEMO_ENV) scripts/demo-serve $(BIN)
 
 test: $(STAMP) ## Run every test (PostgreSQL tests need 127.0.0.1:5432)
 	$(BIN)/python -m pytest

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -155,7 +156,7 @@ class Settings(BaseSettings):
     @field_validator("late_bucket_edges_days")
     @classmethod
     def _edges_increase(cls, edges: list[int]) -> list[int]:
-        if not edges or any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+        if not edges or any(b <= a for a, b in pairwise(edges)):
             raise ValueError(f"late_bucket_edges_days must be strictly increasing, got {edges}")
         return edges
 

@@ -14,8 +14,17 @@ ROOT = Path(__file__).resolve().parents[1]
 # package -> top-level modules it must never import
 FORBIDDEN = {
     "ledger": {"features", "models", "training", "serving", "payrisk", "fastapi", "mlflow"},
-    "features": {"models", "training", "serving", "payrisk", "fastapi", "sqlalchemy", "psycopg",
-                 "mlflow", "alembic"},
+    "features": {
+        "models",
+        "training",
+        "serving",
+        "payrisk",
+        "fastapi",
+        "sqlalchemy",
+        "psycopg",
+        "mlflow",
+        "alembic",
+    },
     "models": {"training", "serving", "payrisk", "fastapi", "sqlalchemy", "psycopg", "alembic"},
     "training": {"serving", "payrisk", "fastapi"},
     "serving": {"training", "payrisk"},
