@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from ledger.frames import Ledger
+    from payrisk.settings import Settings
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "PAYRISK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -78,3 +85,53 @@ def payrisk_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("PAYRISK_DATABASE_URL", raising=False)
     monkeypatch.delenv("PAYRISK_MLFLOW_TRACKING_URI", raising=False)
     return data_dir
+
+
+@dataclass(frozen=True)
+class TinyChampion:
+    """A tiny model trained on a generated ledger, registered and aliased ``champion``."""
+
+    settings: Settings
+    ledger: Ledger
+    run_id: str
+    version: str
+    model_uri: str  # the logged model (models:/m-...), to register more versions of it
+
+
+def fast_training_settings(data_dir: Path) -> Settings:
+    """Settings that train in about two seconds on one thread (tests only)."""
+    from payrisk.settings import Settings
+
+    return Settings(
+        data_dir=data_dir,
+        snapshot_every_days=28,
+        model_n_estimators=30,
+        model_early_stopping_rounds=10,
+        model_min_child_samples=20,
+        model_learning_rate=0.2,
+        model_n_jobs=1,
+        bootstrap_rounds=0,
+        backtest_folds=1,
+        min_split_rows=20,
+    )
+
+
+@pytest.fixture(scope="session")
+def train_tiny_champion() -> Callable[[Path], TinyChampion]:
+    """Train, log and register a tiny ``payment-risk`` champion in an MLflow store in a folder."""
+
+    def _train(data_dir: Path) -> TinyChampion:
+        from ledger.synthetic import GeneratorConfig, generate_ledger
+        from models.registry import CHAMPION_ALIAS, open_registry, set_alias
+        from training.pipeline import train
+        from training.tracking import log_training_run
+
+        settings = fast_training_settings(data_dir)
+        config = GeneratorConfig(customers=60, years=2, seed=3, end=date(2026, 11, 30))
+        ledger = generate_ledger(config).ledger
+        run = log_training_run(train(ledger, settings), settings)
+        client = open_registry(settings.resolved_tracking_uri)
+        set_alias(client, settings.registered_model_name, CHAMPION_ALIAS, run.version)
+        return TinyChampion(settings, ledger, run.run_id, run.version, run.model_uri)
+
+    return _train

@@ -16,10 +16,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,36 +63,6 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _train_champion(data_dir: Path) -> tuple[str, object]:
-    """Train and register a tiny champion; returns the tracking URI and the ledger."""
-    from ledger.synthetic import GeneratorConfig, generate_ledger
-    from models.registry import CHAMPION_ALIAS, open_registry, set_alias
-    from payrisk.settings import Settings
-    from training.pipeline import train
-    from training.tracking import log_training_run
-
-    settings = Settings(
-        data_dir=data_dir,
-        snapshot_every_days=28,
-        model_n_estimators=30,
-        model_early_stopping_rounds=10,
-        model_min_child_samples=20,
-        model_learning_rate=0.2,
-        model_n_jobs=1,
-        bootstrap_rounds=0,
-        backtest_folds=1,
-        min_split_rows=20,
-    )
-    generated = generate_ledger(
-        GeneratorConfig(customers=60, years=2, seed=3, end=date(2026, 11, 30))
-    )
-    run = log_training_run(train(generated.ledger, settings), settings)
-    set_alias(
-        open_registry(settings.resolved_tracking_uri), "payment-risk", CHAMPION_ALIAS, run.version
-    )
-    return settings.resolved_tracking_uri, generated.ledger
-
-
 def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + SERVER_START_SECONDS
     while time.monotonic() < deadline:
@@ -120,13 +90,16 @@ def _refresh_scores(url: str, admin_key: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, train_tiny_champion: Callable[[Path], Any]
+) -> Iterator[LiveServer]:
     """uvicorn serving a scored ledger on 127.0.0.1 (plain http, so the cookie is not Secure)."""
     from ledger.store import LedgerStore
     from serving.auth import create_key
 
     folder = tmp_path_factory.mktemp("live")
-    tracking_uri, ledger = _train_champion(folder)
+    tiny = train_tiny_champion(folder)
+    tracking_uri, ledger = tiny.settings.resolved_tracking_uri, tiny.ledger
     database_url = f"sqlite:///{folder / 'ledger.db'}"
     store = LedgerStore.from_url(database_url)
     store.migrate()

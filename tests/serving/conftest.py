@@ -11,8 +11,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -21,8 +21,7 @@ from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
 from ledger.frames import Ledger
-from ledger.synthetic import GeneratorConfig, generate_ledger
-from models.registry import CHAMPION_ALIAS, open_registry, register, set_alias
+from models.registry import open_registry, register
 from payrisk.settings import Settings
 from serving.app import create_app
 from serving.auth import SCOPES, create_key
@@ -46,43 +45,22 @@ class Registry:
         return open_registry(self.tracking_uri)
 
 
-def training_settings(data_dir: Path) -> Settings:
-    """Settings that train in about two seconds on one thread."""
-    return Settings(
-        data_dir=data_dir,
-        snapshot_every_days=28,
-        model_n_estimators=30,
-        model_early_stopping_rounds=10,
-        model_min_child_samples=20,
-        model_learning_rate=0.2,
-        model_n_jobs=1,
-        bootstrap_rounds=0,
-        backtest_folds=1,
-        min_split_rows=20,
-    )
-
-
 @pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
+def registry(
+    tmp_path_factory: pytest.TempPathFactory,
+    train_tiny_champion: Callable[[Path], Any],
+) -> Registry:
     """Train, log and register a tiny model once; alias ``champion`` -> version 1."""
-    from training.pipeline import train
-    from training.tracking import log_training_run
-
     data_dir = tmp_path_factory.mktemp("mlflow")
-    settings = training_settings(data_dir)
-    config = GeneratorConfig(customers=60, years=2, seed=3, end=date(2026, 11, 30))
-    generated = generate_ledger(config)
-    run = log_training_run(train(generated.ledger, settings), settings)
-    client = open_registry(settings.resolved_tracking_uri)
-    set_alias(client, MODEL_NAME, CHAMPION_ALIAS, run.version)
+    tiny = train_tiny_champion(data_dir)
     return Registry(
         data_dir=data_dir,
-        tracking_uri=settings.resolved_tracking_uri,
+        tracking_uri=tiny.settings.resolved_tracking_uri,
         model_name=MODEL_NAME,
-        version=run.version,
-        run_id=run.run_id,
-        model_uri=run.model_uri,
-        ledger=generated.ledger,
+        version=tiny.version,
+        run_id=tiny.run_id,
+        model_uri=tiny.model_uri,
+        ledger=tiny.ledger,
     )
 
 
