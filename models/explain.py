@@ -29,6 +29,7 @@ reason via ``groups``; with LightGBM's native categoricals it is already one col
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -106,6 +107,43 @@ def _leaf_paths(tree: dict[str, Any], n_features: int) -> tuple[np.ndarray, floa
     return table, float(root["internal_value"])
 
 
+@dataclass(frozen=True)
+class LeafTables:
+    """A booster's per-leaf path attributions, stacked over trees (see ``path_contributions``)."""
+
+    n_classes: int
+    n_features: int
+    stacked: np.ndarray  # (all leaves, n_features)
+    offsets: np.ndarray  # first row in ``stacked`` of each tree
+    roots: np.ndarray  # root value of each tree
+
+
+# A fitted booster never changes, so its tables are built once, not on every call (the dump
+# of a few hundred trees costs about half a second); dropped with the booster.
+_LEAF_TABLES: weakref.WeakKeyDictionary[lgb.Booster, dict[int, LeafTables]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def leaf_tables(booster: lgb.Booster, num_iteration: int) -> LeafTables:
+    """The booster's leaf tables for its first ``num_iteration`` rounds, cached per booster."""
+    per_booster = _LEAF_TABLES.setdefault(booster, {})
+    if num_iteration not in per_booster:
+        dump = booster.dump_model(num_iteration=num_iteration)
+        n_features = len(dump["feature_names"])
+        tables, roots = zip(
+            *(_leaf_paths(tree, n_features) for tree in dump["tree_info"]), strict=True
+        )
+        per_booster[num_iteration] = LeafTables(
+            n_classes=int(dump["num_class"]),
+            n_features=n_features,
+            stacked=np.vstack(tables),
+            offsets=np.cumsum([0] + [table.shape[0] for table in tables]),
+            roots=np.asarray(roots),
+        )
+    return per_booster[num_iteration]
+
+
 def path_contributions(booster: lgb.Booster, matrix: np.ndarray, num_iteration: int) -> np.ndarray:
     """Path attributions in ``pred_contrib`` layout: a fast approximation of SHAP.
 
@@ -113,11 +151,9 @@ def path_contributions(booster: lgb.Booster, matrix: np.ndarray, num_iteration: 
     (Saabas' method); per class they add up to the raw score exactly, like SHAP, but
     cost one leaf lookup per tree instead of TreeSHAP's leaves x depth^2.
     """
-    dump = booster.dump_model(num_iteration=num_iteration)
-    n_classes, n_features = int(dump["num_class"]), len(dump["feature_names"])
-    tables, roots = zip(*(_leaf_paths(tree, n_features) for tree in dump["tree_info"]), strict=True)
-    offsets = np.cumsum([0] + [table.shape[0] for table in tables])
-    stacked = np.vstack(tables)
+    tables = leaf_tables(booster, num_iteration)
+    n_classes, n_features = tables.n_classes, tables.n_features
+    offsets, stacked, roots = tables.offsets, tables.stacked, tables.roots
     leaves = booster.predict(matrix, num_iteration=num_iteration, pred_leaf=True)
     leaf_ids = np.asarray(leaves, dtype="int64").reshape(matrix.shape[0], -1) + offsets[:-1]
     out = np.zeros((matrix.shape[0], n_classes, n_features + 1))
@@ -129,7 +165,7 @@ def path_contributions(booster: lgb.Booster, matrix: np.ndarray, num_iteration: 
             (np.ones(ids.size), ids, row_starts), shape=(matrix.shape[0], stacked.shape[0])
         )
         out[:, k, :n_features] = picks @ stacked
-        out[:, k, n_features] = np.asarray(roots)[trees].sum()
+        out[:, k, n_features] = roots[trees].sum()
     return out.reshape(matrix.shape[0], -1)
 
 

@@ -13,6 +13,7 @@ from models.explain import (
     aggregate_contributions,
     explain,
     late_log_odds_contributions,
+    leaf_tables,
     path_contributions,
     reasons_frame,
     top_reasons,
@@ -156,3 +157,14 @@ def test_long_late_history_raises_risk_with_the_fast_method_too(
     for row_reasons in explain(fitted_model, X, k=3, method="path"):
         history = [r for r in row_reasons if r.feature == "late_ratio_by_count"]
         assert history and history[0].direction == "raises", row_reasons
+
+
+def test_leaf_tables_are_built_once_per_booster_and_round_count(
+    fitted_model: PaymentRiskModel,
+) -> None:
+    booster, best = fitted_model.booster_, fitted_model.best_iteration_
+    first = leaf_tables(booster, best)
+    assert leaf_tables(booster, best) is first
+    fewer = leaf_tables(booster, 1)
+    assert fewer is not first
+    assert fewer.offsets.size == first.n_classes + 1  # one round: one tree per class
