@@ -15,7 +15,7 @@ DEMO_YEARS ?= 3
 DEMO_ENV := PAYRISK_DATA_DIR=$(DEMO_DATA_DIR) PAYRISK_DATABASE_URL= PAYRISK_MLFLOW_TRACKING_URI= \
 	PAYRISK_FX_RATES='{"EUR": 1.08, "GBP": 1.27, "ILS": 0.27}'
 
-.PHONY: help venv demo test lint format clean
+.PHONY: help venv demo test lint format clean fuzz soak bench
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,6 +49,17 @@ lint: $(STAMP) ## ruff check, ruff format --check, mypy
 format: $(STAMP) ## Reformat the code with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+FUZZ_EXAMPLES ?= 200
+SOAK_SECONDS ?= 120
+fuzz: $(STAMP) ## Longer schemathesis run over every route (FUZZ_EXAMPLES valid inputs per route)
+	PAYRISK_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/serving/test_fuzz.py -q --timeout 3600
+
+soak: $(STAMP) ## Mixed load at concurrency 32 on PostgreSQL for SOAK_SECONDS (loopback only)
+	$(BIN)/python bench/soak.py --seconds $(SOAK_SECONDS)
+
+bench: $(STAMP) ## Run every benchmark under bench/ (modest sizes) and write BENCHMARKS.md
+	$(BIN)/python bench/run_all.py --out BENCHMARKS.md
 
 clean: ## Remove the embedded stores under .payrisk/ (not .venv)
 	rm -rf .payrisk

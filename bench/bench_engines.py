@@ -15,19 +15,28 @@ every process in it (client, scheduler, nannies, workers) every 0.2 s:
   ``--worker-memory`` each; the same ``build_training_frame`` per customer partition,
   validated, written to Parquet by the workers (the frame is not collected).
 
-Printed: seconds, training rows, peak RSS of the whole tree, and the largest peak of any
-single child process (a worker) against the worker limit. The oracle is left out.
+Printed: seconds, training rows, peak RSS of the whole tree, the largest peak of any
+single child process (a worker) against the worker limit, and the 1-minute load average
+before/after each run (the machine is shared). A run whose tree passes ``--rss-cap-gib``
+is killed and reported "over cap": its peak is then a lower bound of what it needs.
+The oracle is left out.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -95,33 +104,61 @@ def run_dask(dataset: Path, out_dir: Path, workers: int, worker_memory: str) -> 
     return {"rows": rows, "partitions": graph.npartitions}
 
 
-def measure(command: list[str]) -> dict[str, float]:
-    """Run ``command``; sample its process tree's RSS; its JSON result plus the peaks."""
+def _tree_rss(root: psutil.Process) -> tuple[int, dict[int, int]] | None:
+    """RSS of ``root`` plus its descendants, and each descendant's; None if one vanished."""
     import psutil
 
-    started = time.perf_counter()
+    try:
+        children = root.children(recursive=True)
+        rss = {p.pid: p.memory_info().rss for p in children}
+        return root.memory_info().rss + sum(rss.values()), rss
+    except psutil.Error:
+        return None  # a process ended between listing and reading
+
+
+def _kill_tree(root: psutil.Process) -> None:
+    import psutil
+
+    for process in [*root.children(recursive=True), root]:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+
+
+def measure(command: list[str], rss_cap_gib: float) -> dict[str, Any]:
+    """Run ``command``; sample its process tree's RSS; its JSON result plus the peaks.
+
+    A tree above ``rss_cap_gib`` is killed (so a run that would exhaust the shared
+    machine stops first) and reported with ``status`` "over cap".
+    """
+    import psutil
+
+    started, load_before = time.perf_counter(), os.getloadavg()[0]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     root = psutil.Process(process.pid)
-    tree_peak, child_peaks = 0, {}
+    tree_peak, status = 0, "ok"
+    child_peaks: dict[int, int] = {}
     while process.poll() is None:
-        try:
-            children = root.children(recursive=True)
-            rss = {p.pid: p.memory_info().rss for p in children}
-            tree_peak = max(tree_peak, root.memory_info().rss + sum(rss.values()))
-        except psutil.Error:
-            pass  # a process ended between listing and reading
-        else:
-            for pid, value in rss.items():
+        sample = _tree_rss(root)
+        if sample is not None:
+            tree_peak = max(tree_peak, sample[0])
+            for pid, value in sample[1].items():
                 child_peaks[pid] = max(child_peaks.get(pid, 0), value)
+            if tree_peak > rss_cap_gib * GIB:
+                status = "over cap"
+                _kill_tree(root)
+                process.wait()
+                break
         time.sleep(0.2)
     output = process.stdout.read() if process.stdout else ""
-    if process.returncode != 0:
+    if status == "ok" and process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed with exit code {process.returncode}")
-    result = json.loads(output.strip().splitlines()[-1])
+    result = json.loads(output.strip().splitlines()[-1]) if status == "ok" else {"rows": 0}
     return result | {
+        "status": status,
         "seconds": time.perf_counter() - started,
         "tree_peak_gib": tree_peak / GIB,
         "child_peak_gib": max(child_peaks.values(), default=0) / GIB,
+        "load_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
 
 
@@ -132,6 +169,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worker-memory", default="4GiB")
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/payrisk-bench"))
+    parser.add_argument(
+        "--rss-cap-gib",
+        type=float,
+        default=14.0,
+        help="kill a run whose process tree exceeds this RSS (reported as 'over cap')",
+    )
     parser.add_argument("--run", choices=["pandas", "dask"], help=argparse.SUPPRESS)
     parser.add_argument("--dataset", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -142,30 +185,32 @@ def main() -> None:
         out_dir = args.dataset.parent / f"{args.dataset.name}-features"
         print(json.dumps(run_dask(args.dataset, out_dir, args.workers, args.worker_memory)))
         return
-    rows = []
+    rows: list[dict[str, Any]] = []
     for invoices in args.invoices:
         dataset = ensure_dataset(args.data_dir, invoices)
         for engine in args.engines:
             command = [sys.executable, __file__, "--run", engine, "--dataset", str(dataset)]
             command += ["--workers", str(args.workers), "--worker-memory", args.worker_memory]
-            result = measure(command)
+            result = measure(command, args.rss_cap_gib)
             rows.append({"invoices": dataset_invoices(dataset), "engine": engine, **result})
             print(json.dumps(rows[-1]), flush=True)
     print_table(rows, args)
 
 
-def print_table(rows: list[dict[str, float]], args: argparse.Namespace) -> None:
+def print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     print(f"\nworkers: {args.workers} x {args.worker_memory} (dask); 2-core machine")
     header = (
         f"{'invoices':>10} {'engine':>7} {'seconds':>8} {'rows':>11} "
-        f"{'tree peak GiB':>14} {'largest child GiB':>18}"
+        f"{'tree peak GiB':>14} {'largest child GiB':>18} {'load 1m':>11}  status"
     )
     print(header)
     for row in rows:
         child = f"{row['child_peak_gib']:.2f}" if row["engine"] == "dask" else "-"
+        load = "/".join(f"{value:.1f}" for value in row["load_1min"])
         print(
             f"{row['invoices']:>10,} {row['engine']:>7} {row['seconds']:>8.0f} "
-            f"{int(row['rows']):>11,} {row['tree_peak_gib']:>14.2f} {child:>18}"
+            f"{int(row['rows']):>11,} {row['tree_peak_gib']:>14.2f} {child:>18} "
+            f"{load:>11}  {row['status']}"
         )
 
 

@@ -14,11 +14,12 @@ Then the bench starts, one after the other on 127.0.0.1 and free ports,
 measures ``--repeat`` times each:
 
 (a) single-customer stored-mode scoring at concurrency 16: payrisk's
-    ``GET /v1/customers/{id}/risk`` (the customer's rows read from the database, then,
-    unless cached, features, prediction and SHAP reasons) over every customer with an
-    open invoice in turn, against the peer's ``/invocations`` fed one row of
-    already-computed features. "cache off" scores every request; "cache warm" has seen
-    each customer once before (same rows, same as-of date: the cached answer is exact);
+    ``GET /v1/customers/{id}/risk`` (cache off: the customer's rows read from the
+    database, features, prediction and reasons as ``settings.score_reasons_method`` says,
+    path attributions by default; cache warm: one revision query, then the cached answer)
+    over every customer with an open invoice in turn, against the peer's ``/invocations``
+    fed one row of already-computed features. "cache off" scores every request; "cache
+    warm" has seen each customer before (same rows and as-of date: the answer is exact);
 (b) ``POST /v1/scores:refresh`` (load the ledger, features for every open invoice, one
     predict call, path reasons, store) in rows/s, against the peer fed batches of 1,000
     already-computed rows, one request at a time;
@@ -27,8 +28,10 @@ measures ``--repeat`` times each:
 
 The table shows the median and, in brackets, min-max over the repeats. Both servers are
 stopped at the end (their process groups, started here). Loopback only; every phase is
-bounded in requests and seconds. The load generator (asyncio + httpx2, the project's HTTP
-client) runs on the same machine, which may be shared: the numbers are what it gave.
+bounded in requests and seconds. The load generator (a minimal asyncio HTTP/1.1 client,
+one keep-alive connection per concurrent caller, so that it takes little CPU) runs on the
+same machine, which may be shared: the numbers are what it gave. payrisk runs with its
+per-key rate limit off (one key sends everything).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -56,6 +59,7 @@ sys.path.insert(0, str(ROOT))
 END = date(2026, 11, 30)
 MODEL_URI = "models:/payment-risk@champion"
 BIN = Path(sys.executable).parent
+WARM_PASSES = 8  # warm-up passes of the "cache warm" phase (see run_phases)
 
 
 def prepare(workdir: Path, customers: int, years: int) -> dict[str, str]:
@@ -161,61 +165,120 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-async def _load(
-    make_request: Callable[[Any, int], Any], requests: int, concurrency: int, max_seconds: float
-) -> dict[str, float]:
-    """``requests`` calls by ``concurrency`` workers; requests/s, p50 and p99 latency (ms)."""
-    import httpx2 as httpx
+class _Connection:
+    """One keep-alive HTTP/1.1 connection: the load generator's whole client.
 
+    A few lines of asyncio instead of a full HTTP client, so that the generator, which
+    shares the cores with the servers, costs as little CPU per request as possible.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, base: str) -> _Connection:
+        host, _, port = base.removeprefix("http://").partition(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        return cls(reader, writer)
+
+    async def request(
+        self, method: str, path: str, headers: dict[str, str], body: bytes = b""
+    ) -> tuple[int, bytes]:
+        """Send one request, read its response: (status, body)."""
+        lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        lines.append(f"Content-Length: {len(body)}")
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        fields = {
+            name.strip().lower(): value.strip()
+            for name, _, value in (line.partition(":") for line in header_lines if line)
+        }
+        if fields.get("transfer-encoding", "").lower() == "chunked":
+            return int(status_line.split()[1]), await self._chunked()
+        return int(status_line.split()[1]), await self.reader.readexactly(
+            int(fields.get("content-length", "0"))
+        )
+
+    async def _chunked(self) -> bytes:
+        parts = []
+        while True:
+            size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            parts.append(await self.reader.readexactly(size + 2))
+            if size == 0:
+                return b"".join(parts)
+
+    async def close(self) -> None:
+        self.writer.close()
+        await self.writer.wait_closed()
+
+
+Call = Callable[[_Connection, int], Awaitable[tuple[int, bytes]]]
+
+
+async def _load(
+    base: str, make_request: Call, requests: int, concurrency: int, max_seconds: float
+) -> dict[str, float]:
+    """``requests`` calls by ``concurrency`` workers (one keep-alive connection each);
+    requests/s, p50 and p99 latency (ms)."""
     latencies: list[float] = []
     counter = iter(range(requests))
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-        deadline = time.perf_counter() + max_seconds
+    connections = [await _Connection.open(base) for _ in range(concurrency)]
+    deadline = time.perf_counter() + max_seconds
 
-        async def worker() -> None:
-            for number in counter:
-                if time.perf_counter() > deadline:
-                    return
-                started = time.perf_counter()
-                response = await make_request(client, number)
-                if response.status_code != 200:
-                    raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
-                latencies.append(time.perf_counter() - started)
+    async def worker(connection: _Connection) -> None:
+        for number in counter:
+            if time.perf_counter() > deadline:
+                return
+            started = time.perf_counter()
+            status, body = await make_request(connection, number)
+            if status != 200:
+                raise RuntimeError(f"{status}: {body[:300]!r}")
+            latencies.append(time.perf_counter() - started)
 
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        wall = time.perf_counter() - began
+    began = time.perf_counter()
+    try:
+        await asyncio.gather(*(worker(connection) for connection in connections))
+    finally:
+        for connection in connections:
+            await connection.close()
+    wall = time.perf_counter() - began
     ordered = sorted(latencies)
     return {
         "rps": len(ordered) / wall,
         "p50_ms": 1000 * ordered[len(ordered) // 2],
         "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
+        "requests": float(len(ordered)),
     }
 
 
-def _customer_call(base: str, key: str, customers: list[str]) -> Callable[[Any, int], Any]:
+def _customer_call(key: str, customers: list[str]) -> Call:
     headers = {"Authorization": f"Bearer {key}"}
 
-    async def call(client: Any, number: int) -> Any:
+    async def call(connection: _Connection, number: int) -> tuple[int, bytes]:
         customer = customers[number % len(customers)]
-        url = f"{base}/v1/customers/{customer}/risk?as_of={END.isoformat()}"
-        return await client.get(url, headers=headers)
+        path = f"/v1/customers/{customer}/risk?as_of={END.isoformat()}"
+        return await connection.request("GET", path, headers)
 
     return call
 
 
-def _peer_call(peer: str, records: list[dict[str, Any]]) -> Callable[[Any, int], Any]:
-    async def call(client: Any, number: int) -> Any:
-        body = {"dataframe_split": records[number % len(records)]}
-        return await client.post(f"{peer}/invocations", json=body)
+def _peer_call(records: list[dict[str, Any]]) -> Call:
+    headers = {"Content-Type": "application/json"}
+    bodies = [json.dumps({"dataframe_split": record}).encode() for record in records]
+
+    async def call(connection: _Connection, number: int) -> tuple[int, bytes]:
+        return await connection.request(
+            "POST", "/invocations", headers, bodies[number % len(bodies)]
+        )
 
     return call
 
 
-def measure_single(call: Callable[[Any, int], Any], args: argparse.Namespace) -> dict[str, float]:
+def measure_single(base: str, call: Call, args: argparse.Namespace) -> dict[str, float]:
     """(a): ``args.requests`` calls at ``args.concurrency`` (bounded by ``args.max_seconds``)."""
-    return asyncio.run(_load(call, args.requests, args.concurrency, args.max_seconds))
+    return asyncio.run(_load(base, call, args.requests, args.concurrency, args.max_seconds))
 
 
 def measure_refresh(base: str, key: str) -> dict[str, float]:
@@ -355,6 +418,10 @@ def _payrisk(workdir: Path, facts: dict[str, str], port: int, cache_entries: int
         "PAYRISK_MLFLOW_TRACKING_URI": facts["tracking_uri"],
         "PAYRISK_MODEL_POLL_SECONDS": "0",
         "PAYRISK_SCORE_CACHE_ENTRIES": str(cache_entries),
+        # "warm" measures answers from the cache: no entry may expire during the warm-up
+        "PAYRISK_SCORE_CACHE_MAX_AGE_SECONDS": "3600",
+        # a load test of one key: the per-key rate limit would answer 429 past 1,000/s
+        "PAYRISK_RATE_LIMIT_PER_SECOND": "0",
     }
     command = [
         str(BIN / "payrisk"),
@@ -397,22 +464,25 @@ def run_phases(
         f"http://127.0.0.1:{port}/ping",
         workdir / "mlflow-serve.log",
     ):
-        call = _peer_call(f"http://127.0.0.1:{port}", records)
-        asyncio.run(_load(call, 2 * args.concurrency, args.concurrency, 30))  # warm-up
+        peer = f"http://127.0.0.1:{port}"
+        call = _peer_call(records)
+        asyncio.run(_load(peer, call, 2 * args.concurrency, args.concurrency, 30))  # warm-up
         for _ in range(args.repeat):
-            batch = measure_peer_batches(f"http://127.0.0.1:{port}", records, args.peer_batches)
-            results["peer"].append({**measure_single(call, args), "batch_rows_per_s": batch})
+            batch = measure_peer_batches(peer, records, args.peer_batches)
+            results["peer"].append({**measure_single(peer, call, args), "batch_rows_per_s": batch})
     for phase, entries in (("cold", 0), ("warm", 100_000)):
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         with _payrisk(workdir, facts, port, entries, f"payrisk-serve-{phase}.log"):
-            call = _customer_call(base, facts["key"], customers)
-            # warm-up; with the cache on, every customer several times, so that each worker
-            # has most likely seen each one (the kernel picks the worker of a connection)
-            passes = 4 * len(customers) if entries else 2 * args.concurrency
-            asyncio.run(_load(call, passes, args.concurrency, 900))
+            call = _customer_call(facts["key"], customers)
+            # warm-up. With the cache on: WARM_PASSES passes over every customer, each on
+            # new connections, since the kernel gives a connection to one worker and one
+            # worker may take most of them: every worker must have seen every customer.
+            for _ in range(WARM_PASSES if entries else 1):
+                warm = len(customers) if entries else 2 * args.concurrency
+                asyncio.run(_load(base, call, warm, args.concurrency, 900))
             for _ in range(args.repeat):
-                run = measure_single(call, args)
+                run = measure_single(base, call, args)
                 if phase == "cold":
                     run |= measure_refresh(base, facts["key"])
                 results[phase].append(run)
@@ -437,10 +507,14 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     facts = prepare(workdir, args.customers, args.years)
     data = peer_payloads(facts)
+    load_before = os.getloadavg()[0]
     results = run_phases(workdir, facts, data, args)
     print(json.dumps(results))
     load = os.getloadavg()[0]
-    print(f"\nload average at the end: {load:.1f} on {os.cpu_count()} cores (a shared machine)\n")
+    print(
+        f"\nload average (1 min) at the start {load_before:.1f}, at the end {load:.1f}, "
+        f"on {os.cpu_count()} cores (a shared machine)\n"
+    )
     report(results)
 
 

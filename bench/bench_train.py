@@ -28,7 +28,10 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -126,7 +129,19 @@ def print_table(runs: list[dict[str, Any]]) -> None:
     from training.plots import headline_table, markdown_table
 
     print(f"\ninvoices: {runs[0]['invoices']}, runs: {len(runs)}; test metrics of the first run:\n")
-    print(markdown_table(headline_table(pd.DataFrame(runs[0]["metrics"]))))
+    metrics = pd.DataFrame(runs[0]["metrics"])
+    print(markdown_table(headline_table(metrics)))
+    print("\ncalibration (truth_mse: mean (P - true P)^2, no label noise; issue 3's target):\n")
+    print(markdown_table(calibration_table(metrics), float_format="{:.5f}"))
+
+
+def calibration_table(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Calibrated vs uncalibrated model (and the oracle): Brier, distance to the truth, log loss."""
+    wanted = ["brier_late", "brier_over_30", "truth_mse_late", "truth_mse_over_30",
+              "log_loss", "log_loss_matured"]  # fmt: skip
+    rows = metrics.loc[metrics["scorer"].isin(["model", "model_uncalibrated", "oracle"])]
+    wide = rows.pivot_table(index="scorer", columns="metric", values="value", dropna=False)
+    return wide.reindex(columns=[name for name in wanted if name in wide.columns])
 
 
 def main() -> None:

@@ -157,6 +157,22 @@ SCORES = sa.Table(
 )
 """Stored scores of open invoices (``POST /v1/scores:refresh``; the worklist reads them)."""
 
+AUDIT_LOG = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("audit_id", sa.String(), primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    # The API key's name (API) or the OS user (CLI); actor_kind says which.
+    sa.Column("actor", sa.Text(), nullable=False),
+    sa.Column("actor_kind", sa.String(16), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),  # e.g. key.create, model.promote
+    sa.Column("target", sa.Text(), nullable=True),  # the key's name, the model version...
+    sa.Column("outcome", sa.String(16), nullable=False),  # ok, refused or failed
+    sa.Column("detail", sa.JSON(), nullable=True),
+    sa.Index(None, "at"),
+)
+"""Admin actions, who did them and how they ended (``ledger.audit_store``); append only."""
+
 
 def sql_values(column: Column, values: pd.Series) -> np.ndarray:
     """One column as Python objects the drivers take: None for missing, ``date`` for dates."""

@@ -154,6 +154,21 @@ def read_latest_scores(
     return _frame(rows).sort_values("invoice_id", ignore_index=True)
 
 
+def read_scores(store: LedgerStore, *, since: datetime | None = None) -> pd.DataFrame:
+    """Every stored score row of every refresh (as-of date >= ``since`` if given), for
+    monitoring; ordered by ``scored_at`` then ``invoice_id``. Empty frame when none."""
+    query = sa.select(SCORES).order_by(SCORES.c.scored_at, SCORES.c.invoice_id)
+    if since is not None:
+        query = query.where(SCORES.c.as_of >= pd.Timestamp(since).date())
+    try:
+        with store.engine.connect() as connection:
+            return _frame(list(connection.execute(query)))
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
+        raise StoreUnavailable(
+            f"cannot read scores from {store.display_url}: {error.orig}"
+        ) from error
+
+
 def count_scores(store: LedgerStore) -> int:
     """How many score rows are stored, over every refresh."""
     with store.engine.connect() as connection:

@@ -8,8 +8,10 @@ columns (no ORM objects) and come back in canonical dtypes, ordered by primary k
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -34,6 +36,8 @@ SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 
 # Seconds before an unreachable PostgreSQL server is reported, unless the URL says otherwise.
 _CONNECT_TIMEOUT_SECONDS = 10
+# Seconds a request waits for a free pooled connection (SQLAlchemy's default).
+_POOL_TIMEOUT_SECONDS = 30.0
 # Any constant shared by every payrisk process: serializes concurrent `migrate()` calls.
 _MIGRATION_LOCK_KEY = 0x7061_7972_6973_6B  # "payrisk"
 # SQLite writers take the write lock at BEGIN: a reader that turns writer mid-transaction
@@ -102,18 +106,43 @@ def _configure_sqlite(engine: sa.Engine, url: sa.URL) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def create_store_engine(url: str) -> sa.Engine:
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """How long the store waits on PostgreSQL, in seconds (SQLite ignores these).
+
+    ``connect_timeout_seconds``: to open a connection (whole seconds, at least 1);
+    ``statement_timeout_seconds``: per statement, enforced by the server (None: no limit);
+    ``pool_timeout_seconds``: for a free pooled connection.
+    """
+
+    connect_timeout_seconds: float = _CONNECT_TIMEOUT_SECONDS
+    statement_timeout_seconds: float | None = None
+    pool_timeout_seconds: float = _POOL_TIMEOUT_SECONDS
+
+
+def create_store_engine(url: str, limits: ConnectionLimits | None = None) -> sa.Engine:
     """An engine for the ledger database with payrisk's connection settings; connects lazily.
 
     SQLite: foreign keys enforced, real transactions, the file's folder created on the
-    first connection. PostgreSQL: a connect timeout so an unreachable server fails fast.
+    first connection. PostgreSQL: the ``limits`` (a connect timeout so an unreachable server
+    fails fast, a server-side statement timeout so a stuck query cannot hold a request
+    forever), and a liveness check of each pooled connection before use, so a restarted
+    server costs no failed request.
     """
+    limits = limits if limits is not None else ConnectionLimits()
     parsed = _parse_url(url)
     connect_args: dict[str, Any] = {}
     is_sqlite = parsed.get_backend_name() == "sqlite"
     if not is_sqlite and "connect_timeout" not in parsed.query:
-        connect_args["connect_timeout"] = _CONNECT_TIMEOUT_SECONDS
-    engine = sa.create_engine(parsed, connect_args=connect_args)
+        # libpq takes whole seconds and treats 1 as 2; never 0 (that means "wait forever").
+        connect_args["connect_timeout"] = max(1, math.ceil(limits.connect_timeout_seconds))
+    if not is_sqlite and limits.statement_timeout_seconds is not None:
+        milliseconds = max(1, round(limits.statement_timeout_seconds * 1000))
+        connect_args["options"] = f"-c statement_timeout={milliseconds}"
+    engine_options: dict[str, Any] = {}
+    if not is_sqlite:
+        engine_options = {"pool_pre_ping": True, "pool_timeout": limits.pool_timeout_seconds}
+    engine = sa.create_engine(parsed, connect_args=connect_args, **engine_options)
     if is_sqlite:
         _configure_sqlite(engine, parsed)
     return engine
@@ -135,15 +164,19 @@ def _check_keys(table: Table, frame: pd.DataFrame) -> None:
 class LedgerStore:
     """The ledger database at one URL. Construction never connects; the engine is lazy."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, limits: ConnectionLimits | None = None) -> None:
         self._url = _parse_url(url)
+        self._limits = limits
         self._engine: sa.Engine | None = None
         self._schema_is_current = False
 
     @classmethod
-    def from_url(cls, url: str) -> LedgerStore:
-        """A store for a SQLAlchemy URL (``sqlite:///...`` or ``postgresql+psycopg://...``)."""
-        return cls(url)
+    def from_url(cls, url: str, limits: ConnectionLimits | None = None) -> LedgerStore:
+        """A store for a SQLAlchemy URL (``sqlite:///...`` or ``postgresql+psycopg://...``).
+
+        ``limits``: timeouts towards PostgreSQL (the service sets them from its settings).
+        """
+        return cls(url, limits)
 
     @property
     def display_url(self) -> str:
@@ -158,7 +191,9 @@ class LedgerStore:
     def engine(self) -> sa.Engine:
         """The SQLAlchemy engine, created on first use."""
         if self._engine is None:
-            self._engine = create_store_engine(self._url.render_as_string(hide_password=False))
+            self._engine = create_store_engine(
+                self._url.render_as_string(hide_password=False), self._limits
+            )
         return self._engine
 
     def _unavailable(self, error: Exception) -> StoreUnavailable:
@@ -246,8 +281,11 @@ class LedgerStore:
             self._check_schema(connection)
             for name, table in TABLES.items():
                 statement = upsert_statement(table, self.dialect_name)
+                # Rows locked in key order: concurrent upserts of overlapping rows wait for
+                # each other instead of deadlocking.
+                ordered = frames[name].sort_values(table.key, kind="stable")
                 try:
-                    for rows in parameter_chunks(table, frames[name], max_parameters):
+                    for rows in parameter_chunks(table, ordered, max_parameters):
                         connection.execute(statement, rows)
                 except (sa.exc.IntegrityError, sa.exc.DataError) as error:
                     raise StoreError(

@@ -30,6 +30,7 @@ stores parameters, learned attributes end in ``_``, ``fit`` returns ``self``), s
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 import lightgbm as lgb
@@ -234,33 +235,58 @@ class PaymentRiskModel(ClassifierMixin, BaseEstimator):
 
     # -- predicting ------------------------------------------------------------------
 
-    def _matrix(self, X: pd.DataFrame) -> np.ndarray:
-        """The float64 matrix LightGBM sees: columns in fit order, categories as codes."""
+    def prepare(self, X: pd.DataFrame) -> np.ndarray:
+        """The float64 matrix LightGBM sees: columns in fit order, categories as codes.
+
+        Build it once and pass it as ``matrix=`` to ``predict_proba``, ``predict_frame``
+        and ``contributions`` to skip the conversion when one set of rows needs several.
+        A level never seen at fit, or a missing value, is NaN ("missing").
+        """
         missing = [name for name in self.feature_names_in_ if name not in X.columns]
         if missing:
             raise FeatureMismatchError(f"the rows lack the model's feature columns {missing}")
-        columns = []
-        for name in self.feature_names_in_:
+        matrix = np.empty((len(X), len(self.feature_names_in_)), dtype="float64")
+        for position, name in enumerate(self.feature_names_in_):
+            values = X[name]
             if name in self.category_levels_:
-                levels = pd.Index(self.category_levels_[name], dtype="string")
-                codes = levels.get_indexer(X[name].astype("string"))
-                columns.append(np.where(codes < 0, np.nan, codes).astype("float64"))
-                continue
-            try:
-                columns.append(pd.to_numeric(X[name]).astype("float64").to_numpy(na_value=np.nan))
-            except (TypeError, ValueError) as error:
-                raise FeatureMismatchError(f"feature {name!r} must be numeric: {error}") from None
-        return np.column_stack(columns) if columns else np.empty((len(X), 0))
+                codes = _levels_index(tuple(self.category_levels_[name])).get_indexer(
+                    values.astype("string")
+                )
+                matrix[:, position] = np.where(codes < 0, np.nan, codes)
+            elif values.dtype == np.float64:  # the feature builder's dtype: no conversion
+                matrix[:, position] = values.to_numpy()
+            else:
+                matrix[:, position] = _numeric_column(name, values)
+        return matrix
 
-    def predict_proba_uncalibrated(self, X: pd.DataFrame) -> np.ndarray:
+    # the old name, kept for callers that reach for it
+    _matrix = prepare
+
+    def _checked_matrix(self, X: pd.DataFrame, matrix: np.ndarray | None) -> np.ndarray:
+        if matrix is None:
+            return self.prepare(X)
+        if matrix.shape != (len(X), self.n_features_in_):
+            raise FeatureMismatchError(
+                f"the prepared matrix has shape {matrix.shape}, expected "
+                f"({len(X)}, {self.n_features_in_}) for these rows"
+            )
+        return matrix
+
+    def predict_proba_uncalibrated(
+        self, X: pd.DataFrame, *, matrix: np.ndarray | None = None
+    ) -> np.ndarray:
         """LightGBM's softmax bucket probabilities (n, n_classes), before calibration."""
         check_is_fitted(self, "booster_")
-        raw = self.booster_.predict(self._matrix(X), num_iteration=self.best_iteration_)
+        prepared = self._checked_matrix(X, matrix)
+        raw = self.booster_.predict(prepared, num_iteration=self.best_iteration_)
         return np.asarray(raw, dtype="float64").reshape(len(X), self.buckets.n_classes)
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Calibrated bucket probabilities (n, n_classes); every row sums to 1."""
-        raw = self.predict_proba_uncalibrated(X)
+    def predict_proba(self, X: pd.DataFrame, *, matrix: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated bucket probabilities (n, n_classes); every row sums to 1.
+
+        ``matrix``: ``prepare(X)`` made beforehand (optional).
+        """
+        raw = self.predict_proba_uncalibrated(X, matrix=matrix)
         return raw if self.calibrator_ is None else self.calibrator_.transform(raw)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -272,45 +298,64 @@ class PaymentRiskModel(ClassifierMixin, BaseEstimator):
         over_30 = self.buckets.p_over(self.predict_proba(X), 30)
         return X["open_amount"].astype("float64").fillna(0).to_numpy() * over_30
 
-    def predict_frame(self, X: pd.DataFrame, as_of: pd.Series, due_date: pd.Series) -> pd.DataFrame:
+    def predict_frame(
+        self,
+        X: pd.DataFrame,
+        as_of: pd.Series,
+        due_date: pd.Series,
+        *,
+        matrix: np.ndarray | None = None,
+    ) -> pd.DataFrame:
         """Per row: ``p_<label>`` per bucket, ``p_late``, ``p_over_<edge>`` (edges > 0),
         ``expected_days_late`` and ``predicted_payment_date``.
 
-        ``as_of``/``due_date`` align with ``X`` by position. Expected days late is at
-        least the days already overdue at ``as_of``, so the predicted payment date
-        (due date + expected days late, rounded to whole days) is never before ``as_of``.
+        ``as_of``/``due_date`` align with ``X`` by position; ``matrix`` is ``prepare(X)``
+        made beforehand (optional). Expected days late is at least the days already
+        overdue at ``as_of``, so the predicted payment date (due date + expected days
+        late, rounded to whole days) is never before ``as_of``.
         """
-        proba = self.predict_proba(X)
-        frame = pd.DataFrame(proba, columns=[f"p_{label}" for label in self.buckets.labels])
-        frame["p_late"] = self.buckets.p_late(proba)
+        proba = self.predict_proba(X, matrix=matrix)
+        columns: dict[str, np.ndarray] = {
+            f"p_{label}": proba[:, position] for position, label in enumerate(self.buckets.labels)
+        }
+        columns["p_late"] = self.buckets.p_late(proba)
         for edge in self.buckets.edges_days:
             if edge > 0:
-                frame[f"p_over_{edge}"] = self.buckets.p_over(proba, edge)
-        due = pd.to_datetime(pd.Series(due_date)).reset_index(drop=True)
-        as_of_dates = pd.to_datetime(pd.Series(as_of)).reset_index(drop=True)
-        overdue_days = ((as_of_dates - due).dt.days).to_numpy(dtype="float64")
+                columns[f"p_over_{edge}"] = self.buckets.p_over(proba, edge)
+        due = np.asarray(due_date, dtype="datetime64[ns]").astype("datetime64[D]")
+        as_of_days = np.asarray(as_of, dtype="datetime64[ns]").astype("datetime64[D]")
+        overdue_days = (as_of_days - due).astype("float64")
         expected = np.fmax(proba @ self.bucket_days_, overdue_days)
-        frame["expected_days_late"] = expected
-        frame["predicted_payment_date"] = due + pd.to_timedelta(np.round(expected), unit="D")
-        frame.index = X.index
-        return frame
+        columns["expected_days_late"] = expected
+        # NaN (no due date) -> NaT, like the timedelta arithmetic of pandas
+        late_days = np.round(expected)
+        shifted = due + np.where(np.isnan(late_days), 0, late_days).astype("timedelta64[D]")
+        columns["predicted_payment_date"] = np.where(
+            np.isnat(due) | np.isnan(late_days), np.datetime64("NaT"), shifted
+        ).astype("datetime64[ns]")
+        return pd.DataFrame(columns, index=X.index)
 
     def contributions(
-        self, X: pd.DataFrame, method: Literal["shap", "path"] = "shap"
+        self,
+        X: pd.DataFrame,
+        method: Literal["shap", "path"] = "shap",
+        *,
+        matrix: np.ndarray | None = None,
     ) -> pd.DataFrame:
         """Contributions to the log-odds of "late", one column per feature.
 
-        ``shap``: LightGBM's TreeSHAP (``pred_contrib``); ``path``: the fast path
-        approximation (``models.explain.path_contributions``). See ``models.explain``
-        for the quantity explained.
+        ``shap``: LightGBM's TreeSHAP (``pred_contrib``, ~10 ms of CPU per row for a
+        few hundred trees); ``path``: the fast path approximation
+        (``models.explain.path_contributions``, ~0.05 ms per row). See ``models.explain``
+        for the quantity explained. ``matrix``: ``prepare(X)`` made beforehand (optional).
         """
         check_is_fitted(self, "booster_")
-        matrix = self._matrix(X)
+        prepared = self._checked_matrix(X, matrix)
         raw = (
-            path_contributions(self.booster_, matrix, self.best_iteration_)
+            path_contributions(self.booster_, prepared, self.best_iteration_)
             if method == "path"
             else self.booster_.predict(
-                matrix, num_iteration=self.best_iteration_, pred_contrib=True
+                prepared, num_iteration=self.best_iteration_, pred_contrib=True
             )
         )
         values = late_log_odds_contributions(
@@ -319,50 +364,18 @@ class PaymentRiskModel(ClassifierMixin, BaseEstimator):
         return pd.DataFrame(values, columns=self.feature_names_in_, index=X.index)
 
 
-RISK_TIERS = ("low", "medium", "high")
-TIER_DTYPE = pd.CategoricalDtype(list(RISK_TIERS), ordered=True)
+# The customer roll-up and the risk tier live in ``models.rollup``.
 
 
-def customer_rollup(
-    scored: pd.DataFrame, tier_edges: tuple[float, float] = (0.10, 0.30)
-) -> pd.DataFrame:
-    """Per customer, riskiest first: open amount, expected amount > 30 days late, tier.
+@functools.lru_cache(maxsize=256)
+def _levels_index(levels: tuple[str, ...]) -> pd.Index:
+    """A categorical feature's learned levels as an index (built once per level set)."""
+    return pd.Index(list(levels), dtype="string")
 
-    ``scored`` has one row per open invoice with ``customer_id``, ``open_amount`` and
-    ``p_over_30`` (e.g. ``predict_frame`` joined to the keys). Expected amount > 30 days
-    late = sum of open amount x P(> 30) (invoice currency, so roll up one currency at a
-    time). ``expected_share_over_30`` = that / open amount (the mean P(> 30) when
-    nothing is open); tier ``high`` from ``tier_edges[1]``, ``medium`` from
-    ``tier_edges[0]``, else ``low``.
-    """
-    missing = {"customer_id", "open_amount", "p_over_30"} - set(scored.columns)
-    if missing:
-        raise FeatureMismatchError(f"the customer roll-up needs the columns {sorted(missing)}")
-    open_amount = scored["open_amount"].astype("float64").fillna(0.0)
-    parts = pd.DataFrame(
-        {
-            "customer_id": scored["customer_id"],
-            "open_invoices": 1,
-            "open_amount": open_amount,
-            "expected_amount_over_30": open_amount * scored["p_over_30"].astype("float64"),
-            "mean_p_over_30": scored["p_over_30"].astype("float64"),
-            "max_p_over_30": scored["p_over_30"].astype("float64"),
-        }
-    )
-    rollup = parts.groupby("customer_id", sort=False).agg(
-        {
-            "open_invoices": "sum",
-            "open_amount": "sum",
-            "expected_amount_over_30": "sum",
-            "mean_p_over_30": "mean",
-            "max_p_over_30": "max",
-        }
-    )
-    share = rollup["expected_amount_over_30"] / rollup["open_amount"].where(
-        rollup["open_amount"] > 0
-    )
-    rollup["expected_share_over_30"] = share.fillna(rollup["mean_p_over_30"])
-    tier_index = np.searchsorted(np.asarray(tier_edges), rollup["expected_share_over_30"], "right")
-    rollup["risk_tier"] = pd.Categorical.from_codes(tier_index, dtype=TIER_DTYPE)
-    ordered = rollup.sort_values("expected_amount_over_30", ascending=False, kind="stable")
-    return ordered.drop(columns="mean_p_over_30").reset_index()
+
+def _numeric_column(name: str, values: pd.Series) -> np.ndarray:
+    """A non-float64 feature column as float64 (NaN for missing), or a clear error."""
+    try:
+        return pd.to_numeric(values).astype("float64").to_numpy(na_value=np.nan)
+    except (TypeError, ValueError) as error:
+        raise FeatureMismatchError(f"feature {name!r} must be numeric: {error}") from None

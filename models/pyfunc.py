@@ -31,10 +31,12 @@ from mlflow.types import ColSpec, Schema, TensorSpec
 
 from ledger.errors import PayriskError
 from models.buckets import LateBuckets
+from models.drift import ReferenceProfile
 from models.registry import tracking_uri_set
 
 MODEL_ARTIFACT = "payment_risk_model"
 CARD_ARTIFACT = "model_card"
+PROFILE_ARTIFACT = "reference_profile"  # models.drift.ReferenceProfile; absent in older models
 PYFUNC_NAME = "model"
 # Packages the pyfunc needs at load time; pinned to what trained it, so no slow inference.
 RUNTIME_PACKAGES = ("mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "joblib", "pyarrow")
@@ -197,6 +199,10 @@ class PaymentRiskPyfunc(PythonModel):
         """Load the joblib model and its card."""
         self.model = joblib.load(context.artifacts[MODEL_ARTIFACT])
         self.card = ModelCard.from_json(Path(context.artifacts[CARD_ARTIFACT]).read_text())
+        profile = context.artifacts.get(PROFILE_ARTIFACT)
+        self.reference = (
+            None if profile is None else ReferenceProfile.from_json(Path(profile).read_text())
+        )
 
     def predict(
         self,
@@ -240,6 +246,7 @@ def log_pyfunc_model(
     *,
     name: str = PYFUNC_NAME,
     metadata: Mapping[str, str] | None = None,
+    reference: ReferenceProfile | None = None,
 ) -> ModelInfo:
     """Log ``model`` as a pyfunc in the active MLflow run; returns MLflow's ModelInfo."""
     example = signature_frame(input_example, card)
@@ -248,10 +255,15 @@ def log_pyfunc_model(
         card_path = Path(folder) / "model_card.json"
         joblib.dump(model, model_path)
         card_path.write_text(card.to_json())
+        artifacts = {MODEL_ARTIFACT: str(model_path), CARD_ARTIFACT: str(card_path)}
+        if reference is not None:
+            profile_path = Path(folder) / "reference_profile.json"
+            profile_path.write_text(reference.to_json())
+            artifacts[PROFILE_ARTIFACT] = str(profile_path)
         return mlflow.pyfunc.log_model(
             name=name,
             python_model=PaymentRiskPyfunc(),
-            artifacts={MODEL_ARTIFACT: str(model_path), CARD_ARTIFACT: str(card_path)},
+            artifacts=artifacts,
             signature=infer_model_signature(input_example, card),
             input_example=example,
             pip_requirements=runtime_requirements(),
@@ -271,6 +283,7 @@ class LoadedModel:
     model: Any
     card: ModelCard
     pyfunc: PyFuncModel
+    reference: ReferenceProfile | None = None  # the training-time profile (models.drift)
 
     def predict_buckets(self, features: pd.DataFrame) -> pd.DataFrame:
         """The pyfunc's output for a feature frame (without MLflow's schema enforcement)."""
@@ -292,4 +305,10 @@ def load_payment_risk_model(model_uri: str, *, tracking_uri: str | None = None) 
     wrapper = pyfunc.unwrap_python_model()
     if not isinstance(wrapper, PaymentRiskPyfunc):
         raise ModelLoadError(f"model {model_uri!r} is not a payment-risk model")
-    return LoadedModel(model_uri=model_uri, model=wrapper.model, card=wrapper.card, pyfunc=pyfunc)
+    return LoadedModel(
+        model_uri=model_uri,
+        model=wrapper.model,
+        card=wrapper.card,
+        pyfunc=pyfunc,
+        reference=getattr(wrapper, "reference", None),
+    )

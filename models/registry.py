@@ -35,6 +35,8 @@ CHALLENGER_ALIAS = "challenger"
 # more positives than P(> 30 days), so the gate is less noisy; it is also the headline
 # metric of the issue's targets.
 PRIMARY_METRIC = "roc_auc_late"
+# The calibration guard (``brier_tolerance``): Brier score of P(late), lower is better.
+CALIBRATION_METRIC = "brier_late"
 TAG_PREFIX = "promotion."
 # The reachability check must fail fast, not after MLflow's default 7 retries.
 CHECK_HTTP_RETRIES = "0"
@@ -331,6 +333,7 @@ def promote(
     reason: str | None = None,
     version: str | None = None,
     metric: str = PRIMARY_METRIC,
+    brier_tolerance: float | None = None,
 ) -> PromotionDecision:
     """Run the promotion gate and move ``champion`` when it passes; record the decision.
 
@@ -338,7 +341,10 @@ def promote(
     test split and returns its metrics. The challenger passes when its ``metric`` exceeds
     the champion's by more than ``margin``; no champion yet passes; ``force`` overrides a
     refusal. ``version`` skips the gate and sets ``champion`` to that version (rollback).
+    With ``brier_tolerance``, a challenger that passes must also not have a Brier score of
+    P(late) worse than the champion's by more than the tolerance. Each model is evaluated once.
     """
+    evaluate = _memoized(evaluate) if evaluate is not None else None
     aliases = aliases_of(client, name)
     champion = aliases.get(CHAMPION_ALIAS)
     if version is not None:
@@ -349,7 +355,7 @@ def promote(
     else:
         candidate = get_version_by_alias(client, name, CHALLENGER_ALIAS).version
         decision, values, why = _decide(
-            name, candidate, champion, _Gate(evaluate, metric, margin, force)
+            name, candidate, champion, _Gate(evaluate, metric, margin, force, brier_tolerance)
         )
         why = f"{why}; {reason}" if reason else why
     result = PromotionDecision(
@@ -376,6 +382,37 @@ class _Gate:
     metric: str
     margin: float
     force: bool
+    brier_tolerance: float | None = None
+
+
+def _memoized(evaluate: Evaluate) -> Evaluate:
+    """``evaluate`` computed once per model URI (the gate reads two metrics of each)."""
+    cache: dict[str, Mapping[str, float]] = {}
+
+    def cached(model_uri: str) -> Mapping[str, float]:
+        if model_uri not in cache:
+            cache[model_uri] = evaluate(model_uri)
+        return cache[model_uri]
+
+    return cached
+
+
+def _calibration_guard(
+    gate: _Gate, name: str, candidate: str, champion: str, why: str
+) -> tuple[bool, str]:
+    """Refuse a challenger whose Brier score of P(late) exceeds the champion's + tolerance."""
+    tolerance = gate.brier_tolerance or 0.0
+    challenger = _score(gate.evaluate, name, candidate, CALIBRATION_METRIC)
+    incumbent = _score(gate.evaluate, name, champion, CALIBRATION_METRIC)
+    if challenger is None or incumbent is None or math.isnan(challenger + incumbent):
+        return (
+            False,
+            f"{why}; Brier P(late) undefined (challenger {challenger}, champion {incumbent})",
+        )
+    detail = f"Brier P(late) {challenger:.4f} vs champion {incumbent:.4f} (tolerance {tolerance:g})"
+    if challenger > incumbent + tolerance:
+        return False, f"{why}; but calibration is worse beyond the tolerance: {detail}"
+    return True, f"{why}; {detail}"
 
 
 def _decide(
@@ -399,6 +436,8 @@ def _decide(
             return "forced", (challenger_value, None), f"{why}; overridden by --force"
         raise RegistryError(f"{why}; use --force, or --version to pick one") from error
     passed, why = _gate(challenger_value, champion_value, gate.margin)
+    if passed and gate.brier_tolerance is not None:
+        passed, why = _calibration_guard(gate, name, candidate, champion, why)
     if passed:
         return "promoted", (challenger_value, champion_value), why
     if gate.force:

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from ledger.store import LedgerStore, StoreError
+from ledger.store import ConnectionLimits, LedgerStore, StoreError
 from models.pyfunc import payrisk_version
 from payrisk.settings import Settings
 from serving.auth import KeyAuthenticator
@@ -24,6 +24,7 @@ from serving.logs import configure_logging
 from serving.metrics import ServiceMetrics
 from serving.middleware import RequestContextMiddleware
 from serving.model_holder import ModelHolder
+from serving.ratelimit import RateLimiter
 from serving.routes import ingest, model, ops, scores, worklist
 from serving.web import routes as web_pages
 
@@ -80,7 +81,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The payrisk API for ``settings`` (default: from the environment, ``PAYRISK_*``)."""
     settings = settings if settings is not None else Settings()
     configure_logging(settings.log_level)
-    store = LedgerStore.from_url(settings.resolved_database_url)
+    limits = ConnectionLimits(
+        connect_timeout_seconds=settings.db_connect_timeout_seconds,
+        statement_timeout_seconds=settings.db_statement_timeout_seconds,
+        pool_timeout_seconds=settings.db_pool_timeout_seconds,
+    )
+    store = LedgerStore.from_url(settings.resolved_database_url, limits)
     holder = ModelHolder(
         tracking_uri=settings.resolved_tracking_uri,
         model_name=settings.registered_model_name,
@@ -101,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.holder = holder
     app.state.metrics = metrics
     app.state.authenticator = KeyAuthenticator(store, settings.api_key_cache_seconds)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     install_error_handlers(app)
     app.add_middleware(
         RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes

@@ -21,6 +21,7 @@ from serving.auth import SCOPES, Caller, KeyAuthenticator
 from serving.errors import ApiError
 from serving.metrics import ServiceMetrics
 from serving.model_holder import ModelHolder, ModelSnapshot
+from serving.ratelimit import enforce_rate_limit
 
 HOW_TO_SEND = "send it as the header 'Authorization: Bearer <key>'"
 
@@ -103,7 +104,8 @@ def get_caller(
     request: Request,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
 ) -> Caller:
-    """The caller of a valid key; 401 when the key is missing, unknown or revoked."""
+    """The caller of a valid key; 401 when the key is missing, unknown or revoked, 429
+    when it is over its rate limit (``serving.ratelimit``)."""
     key = _presented_key(request.headers.get("authorization"))
     authenticator: KeyAuthenticator = request.app.state.authenticator
     caller = authenticator.authenticate(key)
@@ -116,6 +118,7 @@ def get_caller(
         )
     # For the access log: the key's name, never the key.
     request.state.caller_name = caller.name
+    enforce_rate_limit(request.app.state.rate_limiter, caller)
     return caller
 
 

@@ -125,6 +125,11 @@ async def _on_database_error(request: Request, error: Exception) -> JSONResponse
     return await _on_unexpected(request, error)
 
 
+async def _on_pool_timeout(request: Request, error: Exception) -> JSONResponse:
+    # Every pooled connection stayed busy for db_pool_timeout_seconds: overload, not a bug.
+    return _database_unavailable(request, error)
+
+
 async def _on_unexpected(request: Request, error: Exception) -> JSONResponse:
     request_id = request_id_of(request)
     logger.error(
@@ -142,4 +147,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(PayriskError, _on_payrisk_error)
     app.add_exception_handler(sa.exc.DBAPIError, _on_database_error)
+    app.add_exception_handler(sa.exc.TimeoutError, _on_pool_timeout)
     app.add_exception_handler(Exception, _on_unexpected)

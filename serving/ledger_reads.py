@@ -10,24 +10,41 @@ A customer's slice holds the payments *the customer* made. A payment recorded un
 another customer but applied to this customer's invoice is not in it (the whole-ledger
 refresh would see it); the ledger's own rules do not forbid that, real ledgers rarely
 have it.
+
+A customer's **revision** (``read_customer_revision``) is one small query: per table the
+number of the customer's rows and their newest ``updated_at`` (set by every insert and by
+every upsert that changes a value), with the database's clock. Rows are never deleted,
+so any ingest that touches the customer changes it -- as long as the writes are not in
+the same clock tick as the revision read: SQLite's clock counts whole seconds, and a
+PostgreSQL row carries its transaction's *start* time. A revision is therefore only
+``settled`` (fit to key a cache) when its newest change is ``SETTLE_SECONDS`` old by the
+database's clock; the answer cache also bounds the age of its entries
+(``serving.score_cache``), which bounds the one race left (an ingest transaction held
+open longer than that while another changes the same customer).
 """
 
 from __future__ import annotations
 
-import hashlib
+import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
 
+import numpy as np
+import pandas as pd
 import sqlalchemy as sa
 
-from ledger.contract import TABLES
-from ledger.db_schema import SQL_TABLES, frame_from_rows, load_select
-from ledger.frames import Ledger
+from ledger.contract import TABLES, Column, Table
+from ledger.db_schema import SQL_TABLES, load_select
+from ledger.frames import Ledger, dtype_of
 from ledger.store import LedgerStore, StoreUnavailable
 
 # Bound parameters per IN (...) list: far below every driver's limit.
 _IDS_PER_QUERY = 500
+# A revision younger than this (database clock) may still change within its clock tick.
+SETTLE_SECONDS = 2.0
 
 
 @contextmanager
@@ -67,25 +84,40 @@ class CustomerRows:
 
     tables: dict[str, tuple[tuple[object, ...], ...]]
 
-    @property
-    def customer_ids(self) -> set[str]:
-        """The customers that exist (have a row in ``customers``)."""
-        return {str(row[0]) for row in self.tables["customers"]}
-
-    def fingerprint(self) -> str:
-        """A digest of every value: equal digests mean the same history, row for row."""
-        return hashlib.blake2b(
-            repr(sorted(self.tables.items())).encode(), digest_size=20
-        ).hexdigest()
-
     def ledger(self) -> Ledger:
         """The rows as a ledger in canonical dtypes, each table ordered by primary key."""
         return Ledger(
-            **{
-                name: frame_from_rows(TABLES[name], list(rows))
-                for name, rows in self.tables.items()
-            }
+            **{name: typed_frame(TABLES[name], rows) for name, rows in self.tables.items()}
         )
+
+
+def _typed_column(column: Column, values: Sequence[object]) -> Any:
+    if column.kind == "date":  # fetched as 'YYYY-MM-DD' text (``load_select``) or None
+        return np.array(values, dtype="datetime64[D]").astype("datetime64[ns]")
+    if column.kind == "amount":
+        return np.array(values, dtype="float64")  # None -> NaN
+    if column.kind == "flag":
+        return pd.array([None if value is None else bool(value) for value in values], "boolean")
+    return pd.array(list(values), dtype=dtype_of(column))
+
+
+def typed_frame(table: Table, rows: Sequence[Sequence[object]]) -> pd.DataFrame:
+    """A few fetched rows (``load_select``'s columns) as a frame in canonical dtypes.
+
+    The same frame as ``ledger.db_schema.frame_from_rows`` (tested), built column by
+    column without its generic parsing and conforming: ~1 ms instead of ~15 ms for one
+    customer's four tables, which matters on the per-request path.
+    """
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(table.columns)
+    frame = pd.DataFrame(
+        {
+            column.name: _typed_column(column, values)
+            for column, values in zip(table.columns, columns, strict=True)
+        }
+    )
+    if not frame[table.key].is_monotonic_increasing:
+        frame = frame.sort_values(table.key, kind="stable", ignore_index=True)
+    return frame
 
 
 def read_customer_rows(store: LedgerStore, customer_ids: Sequence[str]) -> CustomerRows:
@@ -111,3 +143,75 @@ def read_customers(store: LedgerStore, customer_ids: Sequence[str]) -> Ledger:
 def read_whole_ledger(store: LedgerStore) -> Ledger:
     """Every row of the ledger (the refresh scores all open invoices at once)."""
     return store.load()
+
+
+@dataclass(frozen=True)
+class CustomerRevision:
+    """Per table (in ``TABLES`` order) the customer's row count and newest ``updated_at``.
+
+    ``exists``: the customer has a row in ``customers``. ``settled``: the newest change
+    is at least ``SETTLE_SECONDS`` old, so a later write cannot share its clock tick.
+    """
+
+    tables: tuple[tuple[int, str | None], ...]
+    exists: bool
+    settled: bool
+
+
+@functools.cache
+def _revision_select() -> sa.Select[Any]:
+    """The revision query for the bound ``customer_id``, built once (not per request)."""
+    customer_id = sa.bindparam("customer_id", type_=sa.String())
+    parts: list[sa.ScalarSelect[object]] = []
+    for name in TABLES:
+        table = SQL_TABLES[name]
+        mine = table.c["customer_id"] == customer_id
+        parts.append(sa.select(sa.func.count()).select_from(table).where(mine).scalar_subquery())
+        parts.append(sa.select(sa.func.max(table.c["updated_at"])).where(mine).scalar_subquery())
+    return cast("sa.Select[Any]", sa.select(*parts, sa.func.now()))
+
+
+def _execute_revision(connection: sa.Connection, customer_id: str) -> CustomerRevision:
+    return _revision_of(connection.execute(_revision_select(), {"customer_id": customer_id}).one())
+
+
+def _as_moment(value: object) -> datetime | None:
+    """A fetched timestamp (naive from SQLite, aware from PostgreSQL: never mixed)."""
+    return value if isinstance(value, datetime) else None
+
+
+def _revision_of(row: sa.Row[Any]) -> CustomerRevision:
+    values = tuple(row)
+    now = _as_moment(values[-1])
+    tables = tuple(
+        (int(values[i] or 0), None if values[i + 1] is None else str(values[i + 1]))
+        for i in range(0, len(values) - 1, 2)
+    )
+    newest = [
+        moment
+        for moment in (_as_moment(values[i + 1]) for i in range(0, len(values) - 1, 2))
+        if moment is not None
+    ]
+    settled = now is not None and all(
+        now - moment >= timedelta(seconds=SETTLE_SECONDS) for moment in newest
+    )
+    return CustomerRevision(tables=tables, exists=tables[0][0] > 0, settled=settled)
+
+
+def read_customer_revision(store: LedgerStore, customer_id: str) -> CustomerRevision:
+    """The customer's revision (module doc): one query, whatever the size of its history."""
+    with _snapshot(store) as connection:
+        return _execute_revision(connection, customer_id)
+
+
+def read_customer_rows_at(
+    store: LedgerStore, customer_id: str
+) -> tuple[CustomerRows, CustomerRevision]:
+    """One customer's rows and its revision, read in one snapshot."""
+    with _snapshot(store) as connection:
+        revision = _execute_revision(connection, customer_id)
+        tables = {
+            name: _table_rows(connection, store.dialect_name, name, [customer_id])
+            for name in TABLES
+        }
+    return CustomerRows(tables), revision

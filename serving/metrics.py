@@ -95,9 +95,14 @@ class ServiceMetrics:
         self.requests.labels(**labels).inc()
         self.latency.labels(**labels).observe(seconds)
 
-    def record_scores(self, tiers: Iterable[str]) -> None:
-        """Count scored customers by tier (one entry per customer)."""
-        for tier, count in Tally(str(tier) for tier in tiers).items():
+    def record_scores(self, tiers: Iterable[object]) -> None:
+        """Count scored customers by tier (one entry per customer).
+
+        A customer without a tier (a currency without an exchange rate, ``models.rollup``)
+        counts as ``unrated``.
+        """
+        named = (tier if isinstance(tier, str) else "unrated" for tier in tiers)
+        for tier, count in Tally(named).items():
             self.scores_by_tier.labels(tier=tier).inc(count)
 
     def watch_model(self, status: Callable[[], ModelStatusView]) -> None:

@@ -1,9 +1,10 @@
-"""One ASGI middleware for every HTTP request: id, body limit, metrics, access log.
+"""One ASGI middleware for every HTTP request: id, body limit, headers, metrics, access log.
 
 * ``X-Request-ID``: taken from the request when it is a sane token, else generated, and
   echoed on the response.
 * Body size: a ``Content-Length`` over the limit is refused at once (413); a body without
   one is read up to the limit and refused as soon as it passes it, before the app sees it.
+* Security headers (``serving.security``) on every response, errors and 413s included.
 * One Prometheus observation and one JSON log line per request, by route *template*
   (``/v1/customers/{customer_id}``), with the API key's name (never the key).
 """
@@ -23,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.errors import REQUEST_ID_HEADER
 from serving.metrics import UNMATCHED_ROUTE, ServiceMetrics
+from serving.security import add_security_headers
 
 access_logger = logging.getLogger("serving.access")
 
@@ -67,7 +69,7 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
 
 
 class RequestContextMiddleware:
-    """Request id, body size limit, metrics and the access log around the app."""
+    """Request id, body size limit, security headers, metrics and the access log."""
 
     def __init__(self, app: ASGIApp, *, metrics: ServiceMetrics, max_body_bytes: int) -> None:
         self.app = app
@@ -87,7 +89,9 @@ class RequestContextMiddleware:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 response["status"] = message["status"]
-                MutableHeaders(scope=message).setdefault(REQUEST_ID_HEADER, request_id)
+                headers = MutableHeaders(scope=message)
+                headers.setdefault(REQUEST_ID_HEADER, request_id)
+                add_security_headers(headers, str(scope.get("path", "")))
             await send(message)
 
         try:

@@ -126,6 +126,16 @@ def promise_summary(ledger: Ledger, as_of: pd.Timestamp | str) -> pd.DataFrame:
     (the latest promised date among active promises, NaT when none) and
     ``last_broken_date`` (the promised date of the latest broken promise, NaT when none).
     """
+    if ledger.invoices.empty or ledger.activities.empty:
+        # nothing to summarize (and empty tables lack the dtypes the arithmetic needs)
+        return pd.DataFrame(
+            {
+                "broken_promises": pd.Series(dtype="int64"),
+                "active_promise_until": pd.Series(dtype="datetime64[ns]"),
+                "last_broken_date": pd.Series(dtype="datetime64[ns]"),
+            },
+            index=pd.Index([], name="customer_id", dtype="string"),
+        )
     promises = promise_status(ledger, as_of)
     broken = (promises["status"] == STATUS_BROKEN).groupby(promises["customer_id"]).sum()
     active_dates = promises["promised_date"].where(promises["status"] == STATUS_ACTIVE)

@@ -4,7 +4,8 @@ per-customer risk with reasons. No I/O and no HTTP here: routes read, this compu
 Steps: the invoices open at the end of day ``as_of`` (issued <= as_of, not settled by it,
 ``ledger.settlement``) -> point-in-time features (``features.build``) -> one
 ``predict_frame`` call -> contributions -> top reasons in words -> the customer roll-up
-(``models.estimator.customer_rollup``: expected amount > 30 days late, tier).
+(``models.rollup.customer_rollup``: expected amount > 30 days late, amount at risk in the
+reporting currency and the tier, ``models.rollup.RiskTiers``).
 
 Same numbers whatever the path. Stored mode (a customer's rows read from the database),
 stateless mode (the caller's rows) and the refresh (the whole ledger) all come here, and
@@ -15,6 +16,13 @@ customer's answer never depends on other customers' rows.
 
 Customer reasons are the reasons of the customer's riskiest open invoice (largest open
 amount x P(> 30)), so each reason's value is one real invoice's value.
+
+The feature matrix is made once (``PaymentRiskModel.prepare``) and serves both the
+prediction and the reasons. Reasons: ``method="path"`` (path attributions, ~0.05 ms per
+row) or ``"shap"`` (exact TreeSHAP, ~10 ms of CPU per row on the demo champion: more than
+a whole request may take). The service uses ``settings.score_reasons_method`` (default
+``path``) for live answers and ``path`` for the refresh, so by default a live answer and
+the stored score of the same invoice give the same reasons.
 """
 
 from __future__ import annotations
@@ -35,10 +43,10 @@ from features.build import build_features
 from ledger.errors import PayriskError
 from ledger.frames import Ledger
 from ledger.settlement import COVER_TOLERANCE_AMOUNT
-from models.estimator import customer_rollup
 from models.explain import REASON_GROUPS, Reason, aggregate_contributions, top_reasons
 from models.pyfunc import LoadedModel, output_columns
 from models.reasons import Lang
+from models.rollup import RiskTiers, customer_rollup
 
 ReasonMethod = Literal["shap", "path"]
 REASONS_PER_ROW = 3
@@ -52,6 +60,8 @@ ROLLUP_COLUMNS = (
     "expected_amount_over_30",
     "expected_share_over_30",
     "max_p_over_30",
+    "amount_at_risk",
+    "reporting_currency",
     "risk_tier",
 )
 
@@ -217,11 +227,15 @@ def one_thread() -> AbstractContextManager[object]:
 
 
 def _reasons(
-    model: LoadedModel, features: pd.DataFrame, langs: Sequence[Lang], method: ReasonMethod
+    model: LoadedModel,
+    features: pd.DataFrame,
+    matrix: np.ndarray,
+    langs: Sequence[Lang],
+    method: ReasonMethod,
 ) -> dict[str, list[list[Reason]]]:
     if features.empty:
         return {lang: [] for lang in langs}
-    contributions = model.model.contributions(features, method=method)
+    contributions = model.model.contributions(features, method=method, matrix=matrix)
     usable = {
         column: target
         for column, target in REASON_GROUPS.items()
@@ -231,13 +245,21 @@ def _reasons(
     return {lang: top_reasons(merged, features, k=REASONS_PER_ROW, lang=lang) for lang in langs}
 
 
-def _predict(model: LoadedModel, ledger: Ledger, features: pd.DataFrame) -> pd.DataFrame:
+def _prepared(model: LoadedModel, features: pd.DataFrame) -> np.ndarray:
+    """The model's matrix of ``features``, made once for the prediction and the reasons."""
     missing = [name for name in model.card.feature_names if name not in features.columns]
     if missing:
         raise ModelIncompatible(
             f"the served model needs features this payrisk does not build: {missing[:5]} "
             f"(model feature code {model.card.feature_code_version})"
         )
+    matrix: np.ndarray = model.model.prepare(features)
+    return matrix
+
+
+def _predict(
+    model: LoadedModel, ledger: Ledger, features: pd.DataFrame, matrix: np.ndarray
+) -> pd.DataFrame:
     due_of = ledger.invoices.set_index("invoice_id")["due_date"]
     due_dates = pd.Series(
         due_of.reindex(features["invoice_id"]).to_numpy(dtype="datetime64[ns]"),
@@ -251,7 +273,7 @@ def _predict(model: LoadedModel, ledger: Ledger, features: pd.DataFrame) -> pd.D
             "datetime64[ns]"
         )
     else:
-        predicted = model.model.predict_frame(features, features["as_of"], due_dates)
+        predicted = model.model.predict_frame(features, features["as_of"], due_dates, matrix=matrix)
     if "p_over_30" not in predicted.columns:
         raise ModelIncompatible("the served model has no 30-day bucket edge (no p_over_30)")
     keys = pd.DataFrame(
@@ -273,9 +295,16 @@ def _first_currency(invoices: pd.DataFrame) -> pd.Series:
     return by_customer.first().where(by_customer.nunique(dropna=False) == 1)
 
 
-def rollup_customers(invoices: pd.DataFrame, customer_ids: Sequence[str]) -> pd.DataFrame:
-    """``ROLLUP_COLUMNS`` + ``reasons_row`` per asked customer, in the asked order."""
-    rolled = customer_rollup(invoices)
+def rollup_customers(
+    invoices: pd.DataFrame, customer_ids: Sequence[str], tiers: RiskTiers | None = None
+) -> pd.DataFrame:
+    """``ROLLUP_COLUMNS`` + ``reasons_row`` per asked customer, in the asked order.
+
+    ``tiers``: the tier thresholds and exchange rates (default ``RiskTiers()``); a
+    customer with a currency without a rate has NaN ``amount_at_risk`` and no tier.
+    """
+    tiers = tiers or RiskTiers()
+    rolled = customer_rollup(invoices, tiers)
     asked = np.asarray(customer_ids, dtype=object)
     found = pd.Index(rolled["customer_id"].to_numpy(dtype=object)).get_indexer(asked)
     has_open = found >= 0
@@ -289,6 +318,7 @@ def rollup_customers(invoices: pd.DataFrame, customer_ids: Sequence[str]) -> pd.
     ids, first_rows = np.unique(invoices["customer_id"].to_numpy(dtype=object), return_index=True)
     first = pd.Series(first_rows, index=ids, dtype="int64").reindex(asked, fill_value=-1)
     currency = _first_currency(invoices).reindex(asked)
+    amount_at_risk = pd.Series(column("amount_at_risk", 0.0).astype("float64"))
     return pd.DataFrame(
         {
             "customer_id": pd.array(asked, dtype="string"),
@@ -298,7 +328,9 @@ def rollup_customers(invoices: pd.DataFrame, customer_ids: Sequence[str]) -> pd.
             "expected_amount_over_30": column("expected_amount_over_30", 0.0).astype("float64"),
             "expected_share_over_30": column("expected_share_over_30", 0.0).astype("float64"),
             "max_p_over_30": column("max_p_over_30", 0.0).astype("float64"),
-            "risk_tier": pd.array(column("risk_tier", "low").astype(str), dtype="string"),
+            "amount_at_risk": amount_at_risk.to_numpy(),
+            "reporting_currency": pd.array([tiers.reporting_currency] * len(asked), dtype="string"),
+            "risk_tier": pd.array(tiers.tier_of(amount_at_risk).astype(object), dtype="string"),
             "reasons_row": first.to_numpy(dtype="int64"),
         }
     )
@@ -312,12 +344,14 @@ def score_ledger(
     *,
     langs: Sequence[Lang] = ("en",),
     method: ReasonMethod = "shap",
+    tiers: RiskTiers | None = None,
 ) -> Scored:
     """Score every invoice of ``ledger`` open at the end of ``as_of``, and roll up per customer.
 
     ``customer_ids``: the customers to report (all of them appear in ``customers``, in
     this order, even with nothing open). ``langs``: the languages of the reasons;
     ``method``: exact SHAP or the fast path approximation (``models.explain``).
+    ``tiers``: thresholds and exchange rates of the tier (``models.rollup.RiskTiers``).
     """
     clock = time.perf_counter()
     timings: dict[str, float] = {}
@@ -332,15 +366,16 @@ def score_ledger(
     features = features_for(ledger, rows)
     lap("features")
     with one_thread():
-        predicted = _predict(model, ledger, features)
+        matrix = _prepared(model, features)
+        predicted = _predict(model, ledger, features, matrix)
         lap("predict")
         risk = (predicted["open_amount"] * predicted["p_over_30"]).to_numpy()
         order = np.lexsort((predicted["invoice_id"].to_numpy(dtype=object), -risk))
         features = features.iloc[order].reset_index(drop=True)
         invoices = predicted.iloc[order].reset_index(drop=True)
-        reasons = _reasons(model, features, langs, method)
+        reasons = _reasons(model, features, matrix[order], langs, method)
         lap("reasons")
-    customers = rollup_customers(invoices, customer_ids)
+    customers = rollup_customers(invoices, customer_ids, tiers)
     return Scored(
         as_of=as_of,
         invoices=invoices,

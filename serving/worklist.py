@@ -6,7 +6,8 @@ customer's scored open invoices of ``open_amount x p_over_30`` (P(> 30 days late
 converted to the reporting currency. Everything else is read from the ledger as of t:
 the collector (latest ``reassign`` activity dated <= t, else ``customers.collector``),
 overdue invoices, open disputes, promises (``serving.promises``) and the last contact.
-Reading the scores and the ledger from the database happens in the route, not here.
+The tier is ``models.rollup``'s, the same as the scoring API's. Reading the scores and
+the ledger from the database happens in ``serving.worklist_reads``, not here.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ import pandas as pd
 from ledger.errors import PayriskError
 from ledger.frames import Ledger
 from ledger.settlement import settled_dates
+from models.rollup import MissingRateError as MissingRateError  # re-exported
+from models.rollup import RiskTiers, customer_rollup
+from models.rollup import to_reporting as to_reporting  # re-exported
 from serving.policy import Rule, apply_policy
 from serving.promises import promise_summary
 
@@ -32,10 +36,7 @@ UNASSIGNED = "unassigned"
 SECTIONS = ("today", "later", "snoozed")
 FILTER_FIELDS = ("collector", "tier", "segment", "currency", "country")
 TOP_REASONS = 3
-
-
-class MissingRateError(PayriskError):
-    """Amounts in a currency without an exchange rate to the reporting currency."""
+CUSTOMER_COLUMNS = ("name", "segment", "country", "currency")
 
 
 class UnknownFilterValue(PayriskError):
@@ -50,44 +51,28 @@ class UnknownFilterValue(PayriskError):
 
 @dataclass(frozen=True)
 class WorklistParams:
-    """The knobs of the worklist (from ``Settings``)."""
+    """The knobs of the worklist (from ``Settings``): the tiers and collector capacity."""
 
-    reporting_currency: str = "USD"
-    fx_rates: Mapping[str, float] = field(default_factory=dict)
-    tier_high_amount: float = 10_000.0
-    tier_medium_amount: float = 1_000.0
+    risk_tiers: RiskTiers = field(default_factory=RiskTiers)
     calls_per_collector_per_day: int = 25
 
     @classmethod
     def from_settings(cls, settings: Any) -> WorklistParams:
         """The params of a ``payrisk.settings.Settings``."""
         return cls(
-            reporting_currency=settings.reporting_currency,
-            fx_rates=dict(settings.fx_rates),
-            tier_high_amount=settings.tier_high_amount,
-            tier_medium_amount=settings.tier_medium_amount,
+            risk_tiers=RiskTiers.from_settings(settings),
             calls_per_collector_per_day=settings.calls_per_collector_per_day,
         )
 
+    @property
+    def reporting_currency(self) -> str:
+        """The currency amounts are ranked and reported in."""
+        return self.risk_tiers.reporting_currency
 
-def to_reporting(
-    amounts: pd.Series, currencies: pd.Series, reporting: str, rates: Mapping[str, float]
-) -> pd.Series:
-    """Amounts converted to ``reporting`` (rates: reporting units per 1 unit of a currency).
-
-    A missing currency counts as the reporting one; a currency without a rate raises
-    ``MissingRateError`` naming it, rather than adding unlike amounts.
-    """
-    codes = currencies.astype("string").str.upper().fillna(reporting)
-    table = {str(code).upper(): float(rate) for code, rate in rates.items()}
-    table[reporting.upper()] = 1.0
-    unknown = sorted(set(codes.unique()) - set(table))
-    if unknown:
-        raise MissingRateError(
-            f"no exchange rate to {reporting} for {', '.join(map(str, unknown))}; "
-            f"set PAYRISK_FX_RATES, e.g. '{{\"{unknown[0]}\": 0.27}}'"
-        )
-    return amounts.astype("float64") * codes.map(table).astype("float64")
+    @property
+    def fx_rates(self) -> Mapping[str, float]:
+        """Units of the reporting currency per 1 unit of each currency."""
+        return self.risk_tiers.fx_rates
 
 
 def assigned_collectors(ledger: Ledger, as_of: pd.Timestamp) -> pd.Series:
@@ -124,27 +109,39 @@ def _reasons_of(value: Any, language: str = "en") -> list[str]:
 
 
 def customer_risk(scores: pd.DataFrame, params: WorklistParams) -> pd.DataFrame:
-    """Per customer: open amount and amount at risk (reporting currency), top reasons."""
+    """Per customer: open amount and amount at risk (reporting currency), tier, top reasons.
+
+    Amount at risk and tier are ``models.rollup.customer_rollup``'s, as in the scoring
+    API. Raises ``MissingRateError`` for a currency without a rate: a ranking across
+    currencies needs every rate.
+    """
     open_amount = to_reporting(
         scores["open_amount"], scores["currency"], params.reporting_currency, params.fx_rates
     )
+    rollup = customer_rollup(scores, params.risk_tiers).set_index("customer_id")
     at_risk = open_amount * scores["p_over_30"].astype("float64")
     rows = scores.assign(open_rep=open_amount, at_risk=at_risk)
-    grouped = rows.groupby("customer_id")
     # The reasons of the invoice that carries the most risk speak for the customer.
     leading = rows.sort_values(["at_risk", "invoice_id"], ascending=[False, True], kind="stable")
     reasons = leading.groupby("customer_id")["reasons"].first().map(_reasons_of)
     return pd.DataFrame(
         {
-            "open_amount": grouped["open_rep"].sum(),
-            "amount_at_risk": grouped["at_risk"].sum(),
+            "open_amount": rows.groupby("customer_id")["open_rep"].sum(),
+            "amount_at_risk": rollup["amount_at_risk"],
+            "tier": rollup["risk_tier"].astype("string"),
             "reasons": reasons.map(lambda texts: texts[:TOP_REASONS]),
         }
     )
 
 
-def _ledger_facts(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Per customer at t: overdue state, open disputes, promises, days since contact."""
+def customer_facts(ledger: Ledger, as_of: pd.Timestamp | str) -> pd.DataFrame:
+    """Per customer of the ledger at t: who, collector, overdue, disputes, promises, contact.
+
+    Index customer_id; columns ``CUSTOMER_COLUMNS``, ``collector`` (at t),
+    ``default_collector`` and the policy facts. Everything the worklist needs besides
+    the scores, so it can be computed once per ledger revision and as-of date.
+    """
+    as_of = pd.Timestamp(as_of).normalize()
     invoices = ledger.invoices
     settled = settled_dates(invoices, ledger.payments)
     open_at = (invoices["issue_date"] <= as_of) & ~(settled <= as_of)
@@ -152,12 +149,19 @@ def _ledger_facts(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
     days_overdue = late_days.groupby(invoices["customer_id"]).max()
     acts = ledger.activities.loc[ledger.activities["date"] <= as_of]
     kinds = acts["kind"].str.strip().str.lower()
-    delta = (kinds == "dispute_opened").astype(int) - (kinds == "dispute_resolved").astype(int)
+    # An activity without a kind (allowed) compares as NA: count it as neither.
+    opened = (kinds == "dispute_opened").fillna(False).astype(int)
+    delta = opened - (kinds == "dispute_resolved").fillna(False).astype(int)
     disputes = delta.groupby(acts["customer_id"]).sum().clip(lower=0)
     contact = acts.loc[kinds.isin(CONTACT_KINDS).fillna(False)]
     last_contact = contact.groupby("customer_id")["date"].max()
     promises = promise_summary(ledger, as_of)
-    facts = pd.DataFrame(index=ledger.customers["customer_id"].to_numpy())
+    customers = ledger.customers.set_index("customer_id")
+    facts = pd.DataFrame(index=customers.index.to_numpy())
+    for column in CUSTOMER_COLUMNS:
+        facts[column] = customers[column].astype("string").to_numpy()
+    facts["collector"] = assigned_collectors(ledger, as_of).reindex(facts.index).to_numpy()
+    facts["default_collector"] = customers["collector"].astype("string").to_numpy()
     facts["days_overdue"] = days_overdue.reindex(facts.index).clip(lower=0)
     facts["overdue"] = facts["days_overdue"].fillna(0) > 0
     facts["open_disputes"] = disputes.reindex(facts.index).fillna(0).astype("int64")
@@ -169,16 +173,8 @@ def _ledger_facts(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
     facts["days_since_contact"] = (as_of - last_contact.reindex(facts.index)).dt.days
     last_broken = promises["last_broken_date"].reindex(facts.index)
     facts["days_since_broken_promise"] = (as_of - last_broken).dt.days
+    facts.index.name = "customer_id"
     return facts
-
-
-def _tiers(amount_at_risk: pd.Series, params: WorklistParams) -> pd.Series:
-    tier = np.where(
-        amount_at_risk >= params.tier_high_amount,
-        "high",
-        np.where(amount_at_risk >= params.tier_medium_amount, "medium", "low"),
-    )
-    return pd.Series(tier, index=amount_at_risk.index, dtype="string")
 
 
 def _split_by_capacity(ranked: pd.DataFrame, calls_per_day: int) -> pd.Series:
@@ -202,18 +198,21 @@ def rank_worklist(
     open_amount, currency, p_over_30, reasons). Amounts are in the reporting currency.
     Ties break by customer id. ``section`` splits each collector's list by capacity.
     """
-    as_of = pd.Timestamp(as_of).normalize()
     if scores.empty:
         return _empty_worklist()
-    per_customer = customer_risk(scores, params)
-    customers = ledger.customers.set_index("customer_id")
-    rows = per_customer.join(_ledger_facts(ledger, as_of), how="left")
-    rows["collector"] = assigned_collectors(ledger, as_of).reindex(rows.index).fillna(UNASSIGNED)
-    for column in ("name", "segment", "country", "currency"):
-        rows[column] = customers[column].reindex(rows.index).astype("string")
+    return rank_customers(scores, customer_facts(ledger, as_of), rules, params)
+
+
+def rank_customers(
+    scores: pd.DataFrame, facts: pd.DataFrame, rules: Sequence[Rule], params: WorklistParams
+) -> pd.DataFrame:
+    """``rank_worklist`` on ``customer_facts`` computed beforehand (at the same as-of date)."""
+    if scores.empty:
+        return _empty_worklist()
+    rows = customer_risk(scores, params).join(facts, how="left")
+    rows["collector"] = rows["collector"].fillna(UNASSIGNED)
     rows["overdue"] = rows["overdue"].fillna(False).astype(bool)
     rows["active_promise"] = rows["active_promise"].fillna(False).astype(bool)
-    rows["tier"] = _tiers(rows["amount_at_risk"], params)
     rows = rows.join(apply_policy(rows, rules))
     rows["snoozed_until"] = rows["snoozed_until"].where(rows["snoozed"])
     rows.index.name = "customer_id"
@@ -280,12 +279,19 @@ def filter_worklist(
     return worklist.loc[kept].reset_index(drop=True)
 
 
-def known_filter_values(ledger: Ledger, worklist: pd.DataFrame) -> dict[str, list[str]]:
-    """Per filter field, the values that exist in the ledger (and on the worklist)."""
-    customers = ledger.customers
+def known_filter_values(
+    customers: Ledger | pd.DataFrame, worklist: pd.DataFrame
+) -> dict[str, list[str]]:
+    """Per filter field, the values that exist among the customers (and on the worklist).
+
+    ``customers``: a ledger, or ``customer_facts`` (whose default collectors count too).
+    """
+    frame = customers.customers if isinstance(customers, Ledger) else customers
     known: dict[str, set[str]] = {"tier": set(TIERS)}
     for name in ("segment", "currency", "country", "collector"):
-        values = set(customers[name].dropna().astype(str))
+        values = set(frame[name].dropna().astype(str))
+        if name == "collector" and "default_collector" in frame.columns:
+            values |= set(frame["default_collector"].dropna().astype(str))
         if name in worklist.columns:
             values |= set(worklist[name].dropna().astype(str))
         known[name] = values

@@ -1,8 +1,11 @@
 """Reading the stored scores and building the worklist, shared by the API and the web pages.
 
 ``scores_as_of`` reads the newest refresh whose ``as_of`` is on or before a date;
-``build_worklist`` ranks it against the whole ledger (``serving.worklist``); ``csv_response``
-is the CSV export both the API and the worklist page offer.
+``build_worklist`` ranks it with the customers' facts from the whole ledger
+(``serving.worklist``); ``csv_response`` is the CSV export both the API and the worklist
+page offer. The ranked worklist is computed once per database revision, as-of date,
+language, settings and policy table (``serving.ledger_cache``); a request that finds it
+only filters and pages it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import io
 import json
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -20,12 +24,12 @@ import sqlalchemy as sa
 from fastapi.responses import Response
 
 from ledger.db_schema import SCORES
-from ledger.frames import Ledger
 from ledger.store import LedgerStore, StoreUnavailable
 from payrisk.settings import Settings
+from serving.ledger_cache import ledger_cache
 from serving.ledger_reads import read_whole_ledger
 from serving.policy import load_policy
-from serving.worklist import WorklistParams, rank_worklist
+from serving.worklist import WorklistParams, customer_facts, rank_customers
 
 SCORE_COLUMNS = ("invoice_id", "customer_id", "open_amount", "currency", "p_over_30", "reasons")
 
@@ -69,20 +73,45 @@ def reasons_in(value: Any, language: str) -> Any:
     return value
 
 
-def build_worklist(
-    store: LedgerStore, settings: Settings, as_of: date, language: str = "en"
-) -> tuple[pd.DataFrame, Ledger, dict[str, Any]]:
-    """The whole ranked worklist at ``as_of``, the ledger it used and the scores' facts.
+@dataclass(frozen=True)
+class WorklistInputs:
+    """What the worklist ranks: the scores, every customer's facts, the refresh's facts."""
 
-    ``language``: the language of the reasons (those stored for it, else English).
-    """
-    scores, facts = scores_as_of(store, as_of)
+    scores: pd.DataFrame
+    customers: pd.DataFrame
+    refresh: dict[str, Any]
+
+
+def read_worklist_inputs(store: LedgerStore, as_of: date, language: str) -> WorklistInputs:
+    """The newest refresh's scores at ``as_of`` (reasons in ``language``) and the customers'
+    facts at ``as_of`` from the whole ledger (uncached: ``build_worklist`` caches it)."""
+    scores, refresh = scores_as_of(store, as_of)
     if language != "en" and not scores.empty:
         scores = scores.assign(reasons=scores["reasons"].map(lambda v: reasons_in(v, language)))
-    ledger = read_whole_ledger(store)
+    customers = customer_facts(read_whole_ledger(store), pd.Timestamp(as_of))
+    return WorklistInputs(scores, customers, refresh)
+
+
+def build_worklist(
+    store: LedgerStore, settings: Settings, as_of: date, language: str = "en"
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """The whole ranked worklist at ``as_of``, every customer's facts and the refresh's facts.
+
+    ``language``: the language of the reasons (those stored for it, else English). The
+    customers' facts (``serving.worklist.customer_facts``) also say which filter values
+    exist and whether the ledger is empty.
+    """
     params = WorklistParams.from_settings(settings)
     rules = load_policy(settings.worklist_policy_file)
-    return rank_worklist(scores, ledger, rules, params, pd.Timestamp(as_of)), ledger, facts
+
+    def rank() -> tuple[pd.DataFrame, WorklistInputs]:
+        inputs = read_worklist_inputs(store, as_of, language)
+        return rank_customers(inputs.scores, inputs.customers, rules, params), inputs
+
+    # the settings and the policy table are part of the key: both are frozen dataclasses
+    key = ("worklist", as_of, language, repr(params), repr(rules))
+    ranked, inputs = ledger_cache(store).get_or_compute(key, rank)
+    return ranked, inputs.customers, dict(inputs.refresh)
 
 
 def plain(value: Any) -> Any:

@@ -30,6 +30,12 @@ def _service_missing(what: str, why: object) -> None:
 
 
 @pytest.fixture(scope="session")
+def service_missing() -> Callable[[str, object], None]:
+    """``service_missing(what, why)``: fail under CI, skip elsewhere (for other fixtures)."""
+    return _service_missing
+
+
+@pytest.fixture(scope="session")
 def postgres_server_url() -> str:
     """The admin URL of a reachable PostgreSQL server."""
     import sqlalchemy as sa

@@ -19,6 +19,13 @@ An open invoice not yet due at the cutoff has every target unknown. A settled in
 has every target known. Values are nullable ``Int64`` (``<NA>`` when unknown) and each
 target has its own boolean ``*_known`` mask: the multiclass model trains on rows with
 a known bucket, each binary metric uses every row whose binary target is known.
+
+``bucket_matured``: the exact bucket would be known at the cutoff whatever the outcome
+(due at least the last edge's days before the cutoff). A known bucket is biased:
+among invoices due shortly before the cutoff, only those paid early have one. On the
+demo ledger's test rows with a known bucket the late rate was 0.524 against the
+generator's 0.561 for the same rows; on the matured ones 0.679 against 0.677. The
+evaluation scores the multiclass log loss on both (``training.evaluate``).
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ LABEL_COLUMNS = (
     "late_known",
     "over_30",
     "over_30_known",
+    "bucket_matured",
 )
 
 
@@ -75,6 +83,8 @@ def censored_labels(
     bucket_known = settled_by_cutoff | (lowest_bucket == last_bucket)
     late_known = settled_by_cutoff | (lowest_bucket >= 1)
     over_known = settled_by_cutoff | (lowest_bucket > over_index)
+    days_past_due_at_cutoff = _whole_days(label_cutoff - due_dates)
+    bucket_matured = days_past_due_at_cutoff >= buckets.thresholds_days[-1]
     return pd.DataFrame(
         {
             "days_late": days_late,
@@ -84,6 +94,7 @@ def censored_labels(
             "late_known": late_known,
             "over_30": _nullable(lowest_bucket > over_index, over_known, due_dates.index),
             "over_30_known": over_known,
+            "bucket_matured": bucket_matured,
         },
         index=due_dates.index,
     )

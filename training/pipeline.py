@@ -12,18 +12,20 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from features.registry import FEATURE_NAMES, FEATURES
+from features.registry import FEATURE_NAMES
 from ledger.errors import PayriskError
 from ledger.frames import Ledger
 from models.baselines import AgingBaseline, HistoricalLateRatioBaseline, LogisticBaseline
 from models.buckets import LateBuckets
 from models.estimator import PaymentRiskModel
+from training.configs import evaluation_config_from, model_params_from, split_config_from
 from training.dataset import (
     TrainingSettings,
     buckets_from,
@@ -31,9 +33,9 @@ from training.dataset import (
     data_cutoff_of,
     ledger_date_range,
 )
-from training.evaluate import EvaluationConfig, evaluate, feature_importance
+from training.evaluate import evaluate
+from training.result import DataFacts, TrainingResult, assemble_result
 from training.split import (
-    SplitConfig,
     SplitPlan,
     backtest_cutoffs,
     plan_split,
@@ -48,64 +50,6 @@ BASELINES = {
     "historical_late_ratio": HistoricalLateRatioBaseline,
     "logistic": LogisticBaseline,
 }
-INPUT_EXAMPLE_ROWS = 5
-
-
-@dataclass
-class TrainingResult:
-    """Everything a training run produced; ``training.tracking`` logs it to MLflow."""
-
-    model: PaymentRiskModel
-    baselines: dict[str, Any]
-    metrics: pd.DataFrame  # test period: scorer, slice, metric, value
-    backtest: pd.DataFrame  # fold, data_cutoff, test_from, test_to, scorer, metric, value
-    curves: dict[str, pd.DataFrame]  # roc, calibration, capture (long format)
-    feature_importance: pd.DataFrame  # feature, gain, gain_share, splits
-    split_summary: pd.DataFrame  # one line per split: as-of range, label cutoff, counts
-    data_fingerprint: str  # sha256 of the ledger's content
-    date_range: tuple[pd.Timestamp, pd.Timestamp]  # first issue date, last fact date
-    data_cutoff: pd.Timestamp
-    params: dict[str, Any]
-    feature_table: pd.DataFrame  # the feature registry: name, description, unit, ...
-    input_example: pd.DataFrame  # a few feature rows of the test period
-    warnings: list[str] = field(default_factory=list)
-    durations_seconds: dict[str, float] = field(default_factory=dict)
-
-
-def split_config_from(settings: TrainingSettings) -> SplitConfig:
-    """The split lengths and minimum sizes of the settings."""
-    return SplitConfig(
-        test_months=settings.test_months,
-        validation_months=settings.validation_months,
-        label_maturity_days=settings.label_maturity_days,
-        min_train_months=settings.min_train_months,
-        min_split_rows=settings.min_split_rows,
-    )
-
-
-def evaluation_config_from(settings: TrainingSettings) -> EvaluationConfig:
-    """The evaluation knobs of the settings."""
-    return EvaluationConfig(
-        cold_start_min_paid=settings.cold_start_min_paid,
-        small_sample_rows=settings.small_sample_rows,
-        bootstrap_rounds=settings.bootstrap_rounds,
-        seed=settings.random_seed,
-    )
-
-
-def model_params_from(settings: TrainingSettings) -> dict[str, Any]:
-    """``PaymentRiskModel`` parameters (without the buckets) from the settings."""
-    return {
-        "n_estimators": settings.model_n_estimators,
-        "learning_rate": settings.model_learning_rate,
-        "num_leaves": settings.model_num_leaves,
-        "min_child_samples": settings.model_min_child_samples,
-        "early_stopping_rounds": settings.model_early_stopping_rounds,
-        "calibration": settings.model_calibration,
-        "calibration_shift_late": settings.model_calibration_shift_late,
-        "random_state": settings.random_seed,
-        "n_jobs": settings.model_n_jobs,
-    }
 
 
 def ledger_fingerprint(ledger: Ledger) -> str:
@@ -132,8 +76,6 @@ def fit_all(
     all_validation = splits["validation"]
     validation = all_validation.loc[all_validation["bucket_known"]]
     features, target = train[list(FEATURE_NAMES)], train["bucket"].to_numpy(dtype="int64")
-    val_features = validation[list(FEATURE_NAMES)]
-    val_target = validation["bucket"].to_numpy(dtype="int64")
     censored_too = "bucket_floor" in all_validation
     calibration_rows = all_validation if censored_too else validation
     floor_column = "bucket_floor" if censored_too else "bucket"
@@ -145,11 +87,22 @@ def fit_all(
         y_val_exact=calibration_rows["bucket_known"].to_numpy(dtype=bool),
         days_late=train["days_late"],
     )
-    baselines = {
-        name: factory(buckets=buckets).fit(features, target, X_val=val_features, y_val=val_target)
+    return model, fit_baselines(train, validation, buckets)
+
+
+def fit_baselines(
+    train: pd.DataFrame, validation: pd.DataFrame, buckets: LateBuckets
+) -> dict[str, Any]:
+    """Every baseline, fitted on ``train`` rows with a known bucket (``validation`` too)."""
+    return {
+        name: factory(buckets=buckets).fit(
+            train[list(FEATURE_NAMES)],
+            train["bucket"].to_numpy(dtype="int64"),
+            X_val=validation[list(FEATURE_NAMES)],
+            y_val=validation["bucket"].to_numpy(dtype="int64"),
+        )
         for name, factory in BASELINES.items()
     }
-    return model, baselines
 
 
 def _refit_and_score(
@@ -164,12 +117,13 @@ def _refit_and_score(
     return evaluate(model, baselines, splits["test"], buckets, quick, with_curves=False).metrics
 
 
-def _backtest(
-    frame: pd.DataFrame,
+def run_backtest(
+    frame: pd.DataFrame | None,
     first_date: pd.Timestamp,
     main: tuple[pd.Timestamp, pd.DataFrame],
     settings: TrainingSettings,
     trees: int,
+    refit: Callable[[SplitPlan, int], pd.DataFrame] | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Metrics (slice ``all``) per backtest cutoff; the latest fold is the main evaluation.
 
@@ -188,7 +142,13 @@ def _backtest(
     for fold, cutoff in enumerate(cutoffs):
         plan = plan_split(first_date, cutoff, config)
         try:
-            metrics = main[1] if fold == 0 else _refit_and_score(frame, plan, settings, trees)
+            if fold == 0:
+                metrics = main[1]
+            elif refit is not None:  # another engine's refit (training.engines.dask_training)
+                metrics = refit(plan, trees)
+            else:
+                assert frame is not None
+                metrics = _refit_and_score(frame, plan, settings, trees)
         except PayriskError as error:
             warnings.append(f"backtest fold {fold} (cutoff {cutoff.date()}) left out: {error}")
             continue
@@ -205,22 +165,6 @@ def _backtest(
         )
     columns = ["fold", "data_cutoff", "test_from", "test_to", "scorer", "metric", "value"]
     return pd.concat(folds, ignore_index=True)[columns], warnings
-
-
-def _params(settings: TrainingSettings, model: PaymentRiskModel) -> dict[str, Any]:
-    return {
-        "late_bucket_edges_days": list(settings.late_bucket_edges_days),
-        "grace_days": settings.grace_days,
-        "snapshot_every_days": settings.snapshot_every_days,
-        **{f"split_{k}": v for k, v in split_config_from(settings).__dict__.items()},
-        **{f"model_{k}": v for k, v in model_params_from(settings).items()},
-        "model_best_iteration": model.best_iteration_,
-        "n_features": len(FEATURE_NAMES),
-        "backtest_folds": settings.backtest_folds,
-        "backtest_step_months": settings.backtest_step_months,
-        "cold_start_min_paid": settings.cold_start_min_paid,
-        "bootstrap_rounds": settings.bootstrap_rounds,
-    }
 
 
 def train(
@@ -312,26 +256,19 @@ def _train_on_frame(
         model, baselines, splits["test"], buckets, evaluation_config_from(settings)
     )
     lap("evaluate")
-    backtest, backtest_warnings = _backtest(
+    backtest, backtest_warnings = run_backtest(
         frame, first_date, (cutoff, evaluation.metrics), settings, model.best_iteration_
     )
     lap("backtest")
-    return TrainingResult(
-        model=model,
-        baselines=baselines,
-        metrics=evaluation.metrics,
-        backtest=backtest,
-        curves=evaluation.curves,
-        feature_importance=feature_importance(model),
+    return assemble_result(
+        model,
+        baselines,
+        evaluation,
+        (backtest, backtest_warnings),
+        train_rows=splits["train"],
+        test_rows=splits["test"],
         split_summary=split_summary(splits, plan),
-        data_fingerprint=fingerprint,
-        date_range=(first_date, last_date),
-        data_cutoff=cutoff,
-        params=_params(settings, model),
-        feature_table=pd.DataFrame([spec.__dict__ for spec in FEATURES]),
-        input_example=splits["test"][list(FEATURE_NAMES)]
-        .head(INPUT_EXAMPLE_ROWS)
-        .reset_index(drop=True),
-        warnings=evaluation.warnings + backtest_warnings,
-        durations_seconds=durations,
+        settings=settings,
+        data=DataFacts(fingerprint, (first_date, last_date), cutoff),
+        durations=durations,
     )

@@ -177,7 +177,9 @@ def bucket_floor(
     return pd.Series(np.asarray(floor, dtype="int64"), index=due_dates.index, name="bucket_floor")
 
 
-def _censored(rows: pd.DataFrame, label_cutoff: pd.Timestamp, buckets: LateBuckets) -> pd.DataFrame:
+def censored_rows(
+    rows: pd.DataFrame, label_cutoff: pd.Timestamp, buckets: LateBuckets
+) -> pd.DataFrame:
     """``rows`` with their label columns (and ``bucket_floor``) as of ``label_cutoff``."""
     labels = censored_labels(
         rows["due_date"], rows["settled_date"], label_cutoff=label_cutoff, buckets=buckets
@@ -187,7 +189,7 @@ def _censored(rows: pd.DataFrame, label_cutoff: pd.Timestamp, buckets: LateBucke
     return rows.drop(columns=stale).join(labels).join(floor)
 
 
-def _check_split(name: str, rows: pd.DataFrame, plan: SplitPlan, config: SplitConfig) -> None:
+def check_split(name: str, rows: pd.DataFrame, plan: SplitPlan, config: SplitConfig) -> None:
     """Enough labeled rows, and both classes of ``late``, in one split."""
     first, last = plan.bounds(name)
     where = f"the {name} split (as-of {first.date()} to {last.date()})"
@@ -220,8 +222,8 @@ def split_frame(
     for name in SPLIT_NAMES:
         first, last = plan.bounds(name)
         rows = frame.loc[frame["as_of"].between(first, last)]
-        splits[name] = _censored(rows, plan.label_cutoff(name), buckets)
-        _check_split(name, splits[name], plan, config)
+        splits[name] = censored_rows(rows, plan.label_cutoff(name), buckets)
+        check_split(name, splits[name], plan, config)
     return splits
 
 

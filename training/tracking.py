@@ -4,8 +4,9 @@ One run: params (model, buckets, grace, snapshots, split), the data fingerprint,
 range and row counts per split, every metric of the model, baselines and oracle (test
 period per slice, and per backtest cutoff), plots as PNG, tables as CSV/Markdown, and
 the model as a pyfunc. Then a new version of ``settings.registered_model_name`` with
-alias ``challenger``. All or nothing: if any step fails after the run started, the run
-ends FAILED, a version already registered is deleted and ``challenger`` is put back.
+alias ``challenger``, and its model card (``training.model_card``). All or nothing: if
+any step fails after the run started, the run ends FAILED, a version already registered
+is deleted and ``challenger`` is put back.
 
 Metric names: ``test.<scorer>.<metric>`` (slice ``all``), ``test.<slice>.<scorer>.<metric>``
 (``cold_start``, ``warm``), ``backtest.<data cutoff>.<scorer>.<metric>``.
@@ -37,6 +38,7 @@ from models.registry import (
     set_alias,
     tracking_uri_set,
 )
+from training.configs import evaluation_config_from, split_config_from
 from training.dataset import (
     TrainingSettings,
     buckets_from,
@@ -45,7 +47,8 @@ from training.dataset import (
     ledger_date_range,
 )
 from training.evaluate import evaluate
-from training.pipeline import BASELINES, evaluation_config_from, split_config_from
+from training.model_card import SLICES_FILE, publish_model_card
+from training.pipeline import BASELINES
 from training.plots import write_plots, write_tables
 from training.split import SplitPlan, plan_split, split_frame
 
@@ -128,13 +131,16 @@ def run_params(result: Any, engine: str) -> dict[str, str]:
     return params
 
 
-def ensure_experiment(client: MlflowClient, settings: TrackingSettings) -> str:
-    """The id of ``settings.experiment_name``, created on first use.
+def ensure_experiment(
+    client: MlflowClient, settings: TrackingSettings, name: str | None = None
+) -> str:
+    """The id of experiment ``name`` (default ``settings.experiment_name``), created on first use.
 
     Stores we write directly (SQLite, PostgreSQL, a folder) keep artifacts under
     ``resolved_artifact_root``; a tracking server (http, databricks) has its own.
     """
-    existing = client.get_experiment_by_name(settings.experiment_name)
+    name = name or settings.experiment_name
+    existing = client.get_experiment_by_name(name)
     if existing is not None:
         if existing.lifecycle_stage == "deleted":  # deleted in the UI: its name is taken
             client.restore_experiment(existing.experiment_id)
@@ -143,8 +149,8 @@ def ensure_experiment(client: MlflowClient, settings: TrackingSettings) -> str:
     if not settings.resolved_tracking_uri.startswith(SERVER_SCHEMES):
         root = Path(settings.resolved_artifact_root).resolve()
         root.mkdir(parents=True, exist_ok=True)
-        location = (root / settings.experiment_name).as_uri()
-    return str(client.create_experiment(settings.experiment_name, artifact_location=location))
+        location = (root / name).as_uri()
+    return str(client.create_experiment(name, artifact_location=location))
 
 
 def _log_run_content(result: Any, settings: TrackingSettings, engine: str) -> str:
@@ -155,6 +161,8 @@ def _log_run_content(result: Any, settings: TrackingSettings, engine: str) -> st
     with tempfile.TemporaryDirectory(prefix="payrisk-run-") as folder:
         write_plots(result.curves, result.feature_importance, Path(folder) / "plots")
         write_tables(result, Path(folder) / "tables")
+        if not getattr(result, "slices", pd.DataFrame()).empty:
+            result.slices.to_csv(Path(folder) / "tables" / SLICES_FILE, index=False)
         mlflow.log_artifacts(folder)
     buckets = LateBuckets(tuple(settings.late_bucket_edges_days), settings.grace_days)
     card = make_card(result.model, buckets, result.input_example)
@@ -163,6 +171,7 @@ def _log_run_content(result: Any, settings: TrackingSettings, engine: str) -> st
         card,
         result.input_example,
         metadata={"data_fingerprint": result.data_fingerprint},
+        reference=getattr(result, "reference_profile", None),
     )
     return str(info.model_uri)
 
@@ -211,6 +220,7 @@ def log_training_run(result: Any, settings: TrackingSettings, *, engine: str = "
                 )
                 set_alias(client, name, CHALLENGER_ALIAS, version)
                 mlflow.set_tag(TAG_PREFIX + "model_version", version)
+                publish_model_card(client, settings, version)
         except BaseException:
             _undo_registration(client, name, version, previous_challenger)
             client.set_terminated(run_id, "FAILED")

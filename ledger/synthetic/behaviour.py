@@ -1,4 +1,4 @@
-"""Hidden behaviour over time: drifting payment discipline and financial stress episodes."""
+"""Hidden behaviour over time: drifting payment discipline, stress episodes, a market shock."""
 
 from __future__ import annotations
 
@@ -22,11 +22,25 @@ class Behaviour:
     stress_onset_day: np.ndarray  # NEVER_DAY when the customer has no episode
     stress_end_day: np.ndarray  # NEVER_DAY while it has not recovered
     credit_hold_day: np.ndarray  # invoicing stops from this day; NEVER_DAY for none
+    shock_day: int = NEVER_DAY  # a market shock worsens everyone's discipline from this day
+    shock_logit: float = 0.0  # ... by this much (logit, higher = later) once fully ramped
 
     def discipline_at(self, customer: np.ndarray, day: np.ndarray) -> np.ndarray:
-        """The latent discipline of ``customer`` (positions) on ``day`` (day numbers)."""
+        """The latent discipline of ``customer`` (positions) on ``day`` (day numbers).
+
+        Includes the market shock, if any: ``shock_logit`` times a ramp from 0 on the day
+        before ``shock_day`` to 1 after ``params.SHOCK_RAMP_DAYS`` days.
+        """
         months = np.clip(month_index(day) - self.first_month, 0, self.discipline.shape[1] - 1)
-        return self.discipline[customer, months]
+        walk = self.discipline[customer, months]
+        if self.shock_day == NEVER_DAY or self.shock_logit == 0.0:
+            return walk
+        return walk + self.shock_logit * self.shock_share_at(day)
+
+    def shock_share_at(self, day: np.ndarray) -> np.ndarray:
+        """How much of the shock applies on ``day``: 0 before the shock date, 1 once ramped."""
+        elapsed = np.asarray(day, dtype=np.int64) - self.shock_day + 1
+        return np.clip(elapsed / p.SHOCK_RAMP_DAYS, 0.0, 1.0)
 
     def in_stress_at(self, customer: np.ndarray, day: np.ndarray) -> np.ndarray:
         """Whether the customer is inside a stress episode on that day."""
@@ -51,9 +65,17 @@ class Behaviour:
 
 
 def draw_behaviour(
-    rng: np.random.Generator, baseline: np.ndarray, start_day: int, end_day: int
+    rng: np.random.Generator,
+    baseline: np.ndarray,
+    start_day: int,
+    end_day: int,
+    shock: tuple[int, float] = (NEVER_DAY, 0.0),
 ) -> Behaviour:
-    """Draw each customer's discipline walk and stress episode over the ledger's span."""
+    """Draw each customer's discipline walk and stress episode over the ledger's span.
+
+    ``shock`` is (shock day number, logit): deterministic, so it draws nothing and a
+    ledger without a shock is the same as before the option existed.
+    """
     count = len(baseline)
     first_month = int(month_index(np.array([start_day]))[0])
     months = int(month_index(np.array([end_day]))[0]) - first_month + 1
@@ -73,6 +95,8 @@ def draw_behaviour(
         stress_onset_day=onset,
         stress_end_day=np.where(has_episode & recovers, onset + length_days, NEVER_DAY),
         credit_hold_day=np.where(has_episode & ~recovers, onset + hold_after, NEVER_DAY),
+        shock_day=shock[0],
+        shock_logit=shock[1],
     )
 
 

@@ -78,7 +78,9 @@ def _generate_chunk(
     span = (config.start_day, config.end_day)
     id_width = max(5, len(str(config.customers)))
     customers = draw_customers(rngs["customers"], first_customer + 1, count, span, id_width)
-    behaviour = draw_behaviour(rngs["behaviour"], customers.discipline_baseline, *span)
+    behaviour = draw_behaviour(
+        rngs["behaviour"], customers.discipline_baseline, *span, shock=config.shock
+    )
     invoices = draw_invoices(rngs["invoices"], customers, behaviour, *span)
     outcomes = draw_outcomes(rngs["outcomes"], invoices, customers, behaviour)
     payments = draw_payments(rngs["payments"], invoices, outcomes, customers, behaviour, span)

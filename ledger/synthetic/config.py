@@ -17,6 +17,8 @@ from ledger.frames import Ledger
 
 DEFAULT_CHUNK_CUSTOMERS = 1000
 DAYS_PER_YEAR = 365.25
+MAX_SHOCK_LOGIT = 5.0  # a larger shift is no longer a shock but a different ledger
+NEVER_SHOCK_DAY = 10**9  # same as behaviour.NEVER_DAY (behaviour imports this module)
 
 
 class GeneratorConfigError(PayriskError):
@@ -30,6 +32,11 @@ class GeneratorConfig:
     ``chunk_customers`` is part of what a seed means: customers are generated in blocks of
     that many, each from its own child seed, so block k is the same however many blocks
     run. Keep the default unless you also keep it fixed between runs.
+
+    ``shock_date`` (default none) adds a market shock: from that day every customer's
+    payment discipline worsens by ``shock_strength`` logit (ramped over
+    ``params.SHOCK_RAMP_DAYS``), so invoices issued from then on are late more often and
+    by more days; the oracle includes it. Without it the output is unchanged.
     """
 
     customers: int = 400
@@ -37,6 +44,8 @@ class GeneratorConfig:
     seed: int = 7
     end: date = date(2026, 11, 30)
     chunk_customers: int = DEFAULT_CHUNK_CUSTOMERS
+    shock_date: date | None = None
+    shock_strength: float = 1.0
 
     def __post_init__(self) -> None:
         if self.customers < 1:
@@ -49,6 +58,29 @@ class GeneratorConfig:
             raise GeneratorConfigError(
                 f"chunk_customers must be at least 1, got {self.chunk_customers}"
             )
+        self._check_shock()
+
+    def _check_shock(self) -> None:
+        if not -MAX_SHOCK_LOGIT <= self.shock_strength <= MAX_SHOCK_LOGIT:
+            raise GeneratorConfigError(
+                f"shock_strength must be between -{MAX_SHOCK_LOGIT:g} and "
+                f"{MAX_SHOCK_LOGIT:g} logit, got {self.shock_strength}"
+            )
+        if self.shock_date is not None and not (
+            self.start_day < day_number(self.shock_date) <= self.end_day
+        ):
+            raise GeneratorConfigError(
+                f"shock_date {self.shock_date} is outside the ledger "
+                f"({np.datetime64(self.start_day, 'D')} exclusive to "
+                f"{self.end} inclusive)"
+            )
+
+    @property
+    def shock(self) -> tuple[int, float]:
+        """(shock day number, logit) for ``draw_behaviour``; (never, 0) without a shock."""
+        if self.shock_date is None:
+            return NEVER_SHOCK_DAY, 0.0
+        return day_number(self.shock_date), float(self.shock_strength)
 
     @property
     def end_day(self) -> int:

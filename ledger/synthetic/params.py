@@ -77,6 +77,13 @@ LATE_DECEMBER_ISSUE_WEIGHT = 0.6  # holidays: fewer invoices from Dec 20
 DRIFT_PERSISTENCE_MONTHLY = 0.95  # AR(1) coefficient of the deviation from baseline
 DRIFT_STEP_MONTHLY = 0.08  # so the stationary deviation is ~0.26 logit
 
+# --- optional market shock (off by default; GeneratorConfig.shock_date) ---------------
+# A recession or a changed dunning policy: from the shock date every customer's discipline
+# worsens by ``GeneratorConfig.shock_strength`` logit, reached over this many days. Through
+# the lateness law it raises both the share of late invoices and their days late
+# (``DELAY_DISCIPLINE`` per logit), for invoices issued from then on.
+SHOCK_RAMP_DAYS = 30
+
 # --- stress episodes -----------------------------------------------------------------
 STRESS_EPISODES_PER_YEAR = 0.07  # per customer; at most one episode each
 STRESS_LEAD_DAYS = 180  # an episode may have begun this long before the ledger starts

@@ -50,6 +50,26 @@ PartitionedOpt = Annotated[
     ),
 ]
 
+ShockDateOpt = Annotated[
+    datetime | None,
+    typer.Option(
+        "--shock-date",
+        formats=["%Y-%m-%d"],
+        help="From this day payment discipline worsens for every customer (a recession); "
+        "default: no shock, same files as without the option.",
+    ),
+]
+ShockStrengthOpt = Annotated[
+    float,
+    typer.Option(
+        "--shock-strength",
+        min=-5.0,
+        max=5.0,
+        help="With --shock-date: how much worse, in logit of P(late) (1.0 roughly doubles "
+        "the late share of an average customer; days late grow too).",
+    ),
+]
+
 
 def generate(
     customers: CustomersOpt = 400,
@@ -60,6 +80,8 @@ def generate(
     fmt: FormatOpt = "csv",
     to_db: ToDbOpt = False,
     partitioned: PartitionedOpt = False,
+    shock_date: ShockDateOpt = None,
+    shock_strength: ShockStrengthOpt = 1.0,
 ) -> None:
     """Generate a realistic synthetic ledger and the oracle (true late probabilities).
 
@@ -78,7 +100,14 @@ def generate(
         if partitioned and (fmt != "parquet" or to_db):
             raise GeneratedFilesError("--partitioned needs --format parquet and no --to-db")
         end_date = end.date() if end is not None else date.today()
-        config = GeneratorConfig(customers=customers, years=years, seed=seed, end=end_date)
+        config = GeneratorConfig(
+            customers=customers,
+            years=years,
+            seed=seed,
+            end=end_date,
+            shock_date=shock_date.date() if shock_date is not None else None,
+            shock_strength=shock_strength,
+        )
         out_dir = out if out is not None else settings.data_dir / "generated"
         chunks = track(
             generate_chunks(config),
@@ -135,6 +164,12 @@ def _print_counts(
         f"{config.end:%Y-%m-%d}, seed {config.seed}",
         highlight=False,
     )
+    if config.shock_date is not None:
+        console.print(
+            f"market shock from {config.shock_date:%Y-%m-%d}: discipline "
+            f"{config.shock_strength:+g} logit",
+            highlight=False,
+        )
     table = Table()
     table.add_column("table")
     table.add_column("rows", justify="right")

@@ -1,6 +1,7 @@
 """`payrisk keys ...`: create, list and revoke the service's API keys.
 
-A key is printed once, at creation; the database keeps only its hash.
+A key is printed once, at creation; the database keeps only its hash. Creating and
+revoking are written to the audit log (`payrisk audit list`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import typer
 from rich.table import Table
 
 from payrisk.commands._common import console, err_console, load_settings, user_errors
+from payrisk.commands.audit import cli_audited
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -32,7 +34,9 @@ def create(
     settings = load_settings()
     with user_errors(), LedgerStore.from_url(settings.resolved_database_url) as store:
         store.migrate()
-        created = create_key(store, name, scope)
+        with cli_audited(store, "key.create", target=name.strip()) as audit:
+            created = create_key(store, name, scope)
+            audit.done(key_id=created.info.key_id, scopes=list(created.info.scopes))
     if quiet:
         typer.echo(created.key)
         return
@@ -76,7 +80,9 @@ def revoke(
     settings = load_settings()
     with user_errors(), LedgerStore.from_url(settings.resolved_database_url) as store:
         store.migrate()
-        info = revoke_key(store, name_or_id)
+        with cli_audited(store, "key.revoke", target=name_or_id) as audit:
+            info = revoke_key(store, name_or_id)
+            audit.done(target=info.name, key_id=info.key_id)
     console.print(f"revoked key {info.key_id} named {info.name!r}", highlight=False)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from typing import Annotated
 
 import typer
@@ -29,7 +31,9 @@ def serve(
     console.print(
         f"payrisk API on http://{chosen_host}:{chosen_port} (docs at /docs)", highlight=False
     )
-    # Each worker builds its own app from the environment's settings.
+    # Each worker builds its own app from the environment's settings, so whatever must be
+    # the same in every worker goes into the environment before they start.
+    _share_with_workers(settings.session_secret)
     uvicorn.run(
         "serving.app:create_app",
         factory=True,
@@ -38,8 +42,21 @@ def serve(
         workers=workers or settings.workers,
         # The service logs one JSON line per request itself.
         access_log=False,
+        # uvicorn kills a worker that misses a 5 s health ping; on a busy machine a worker
+        # still importing and loading its model can miss it, and is then killed in a loop.
+        timeout_worker_healthcheck=60,
         log_level=settings.log_level.lower(),
     )
+
+
+def _share_with_workers(session_secret: str | None) -> None:
+    """One page-session secret for every worker (a sign-in must hold whichever answers), and
+    bounded MLflow retries (a reload against an unreachable registry must fail in seconds,
+    not hold the model holder for minutes)."""
+    if not session_secret:
+        os.environ["PAYRISK_SESSION_SECRET"] = secrets.token_urlsafe(32)
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
 
 
 def register(root: typer.Typer) -> None:

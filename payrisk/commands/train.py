@@ -24,6 +24,7 @@ from payrisk.commands._engine import (
     check_engine,
     dataset_url,
 )
+from payrisk.commands.audit import audit_store, cli_audited, decision_detail
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -155,7 +156,7 @@ def train_command(
 ) -> None:
     """Train the model and baselines, log the run to MLflow, register it as `challenger`.
 
-    --engine dask builds the features on a Dask cluster from a partitioned Parquet dataset (--dataset, or --ledger); fitting, calibration, evaluation and logging stay here.
+    --engine dask builds the features on a Dask cluster from a partitioned Parquet dataset (--dataset, or --ledger) and fits the model there with lightgbm.dask; calibration, evaluation and logging stay here.
     """  # noqa: E501 -- one line per paragraph, or the help text breaks mid-sentence
     settings = load_settings()
     overrides = {"snapshot_every_days": snapshot_every_days, "random_seed": seed}
@@ -204,14 +205,14 @@ def _train_in_process(
 
 
 def _train_on_dask(settings: Settings, url: str, scheduler: str | None) -> Any:
-    """The dask engine: features on the cluster, fit and evaluation in this process."""
+    """The dask engine: features and lightgbm.dask on the cluster, evaluation in this process."""
     from training.engines.cluster import dask_client
-    from training.engines.dask import train_dask
+    from training.engines.dask_training import train_dask
 
     console.print(f"training on the dataset {url} with the dask engine", highlight=False)
     with (
         dask_client(settings, scheduler) as client,
-        console.status("training: features on Dask, then model, evaluation, backtest"),
+        console.status("training: features and model on Dask, then evaluation, backtest"),
     ):
         return train_dask(url, settings, client)
 
@@ -232,7 +233,12 @@ def promote_command(
     Both models are re-scored on the current ledger's latest out-of-time test split and compared on ROC AUC of P(late), with PAYRISK_PROMOTION_MARGIN. A refusal exits 0.
     """  # noqa: E501 -- one line per paragraph, or the help text breaks mid-sentence
     settings = load_settings()
-    with user_errors():
+    model_name = settings.registered_model_name
+    with (
+        user_errors(),
+        audit_store() as store,
+        cli_audited(store, "model.promote", target=model_name) as audit,
+    ):
         from models.registry import promote
 
         client = _prepare_stores(settings)
@@ -245,6 +251,9 @@ def promote_command(
             reason=reason,
             version=None if version is None else str(version),
         )
+        target = f"{model_name} v{decision.challenger_version}"
+        refused = decision.decision == "refused"
+        audit.done("refused" if refused else "ok", target, **decision_detail(decision))
     color = "green" if decision.promoted else "yellow"
     console.print(f"[{color}]{decision.message}[/]", highlight=False)
     console.print(

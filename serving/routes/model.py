@@ -1,5 +1,5 @@
 """The served model: which version answers and how it tested (scope ``score``); reload now
-(scope ``admin``).
+(scope ``admin``); its health, drift and realized performance (scope ``score``).
 
 The test metrics come from the version's MLflow run, read once per (tracking store, run)
 and kept for the life of the process: a finished run's metrics never change, so the
@@ -17,8 +17,17 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from serving.deps import HolderDep, ModelDep, require_scope
+from serving.admin_audit import record_api_action
+from serving.deps import (
+    AdminCaller,
+    HolderDep,
+    ModelDep,
+    SettingsDep,
+    StoreDep,
+    require_scope,
+)
 from serving.errors import ApiError
+from serving.model_health import ModelHealth, model_health
 from serving.model_holder import ModelHolder, ModelSnapshot
 
 router = APIRouter(
@@ -156,7 +165,6 @@ def model_info(snapshot: ModelDep, holder: HolderDep) -> ModelInfo:
 @router.post(
     "/model:reload",
     response_model=ReloadResult,
-    dependencies=[Depends(require_scope("admin"))],
     responses={
         409: {"description": "the new version failed to load; the old one keeps serving"},
         503: {"description": "loading failed and no model serves"},
@@ -164,9 +172,14 @@ def model_info(snapshot: ModelDep, holder: HolderDep) -> ModelInfo:
 )
 def reload_model(
     holder: HolderDep,
+    store: StoreDep,
+    caller: AdminCaller,
     force: Annotated[bool, Query(description="reload even if the version is unchanged")] = False,
 ) -> ReloadResult:
-    """Load the alias's version now, check it, swap it in; the old one serves meanwhile."""
+    """Load the alias's version now, check it, swap it in; the old one serves meanwhile.
+
+    Every reload is in the audit log (``payrisk audit list``) with the key's name.
+    """
     outcome = holder.reload(force=force)
     result = ReloadResult(
         outcome=outcome.outcome,
@@ -174,6 +187,15 @@ def reload_model(
         previous_version=outcome.previous_version,
         attempted_version=outcome.attempted_version,
         error=outcome.error,
+    )
+    served = holder.status()
+    record_api_action(
+        store,
+        caller,
+        "model.reload",
+        "failed" if outcome.outcome == "failed" else "ok",
+        f"{served.name}@{served.alias}",
+        result.model_dump(),
     )
     if outcome.outcome == "failed":
         status = 409 if outcome.serving_version is not None else 503
@@ -189,3 +211,20 @@ def reload_model(
         if snapshot is not None:
             run_facts(holder, snapshot.run_id)
     return result
+
+
+@router.get(
+    "/model/health",
+    response_model=ModelHealth,
+    dependencies=[Depends(require_scope("score"))],
+    responses={503: {"description": "no model is loaded"}},
+)
+def model_health_route(
+    snapshot: ModelDep, store: StoreDep, settings: SettingsDep
+) -> dict[str, object]:
+    """Drift (PSI of recent stored scores vs the model's training profile, ok/warn/alert)
+    and realized performance by scoring month: the figures of ``payrisk monitor``.
+
+    Scope ``score``, like ``GET /v1/model``: read-only facts about the model that scores.
+    """
+    return model_health(store, settings, snapshot)

@@ -10,7 +10,8 @@ in ``customers`` or in ``errors`` (404 unknown, 422 as_of before its data).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -21,11 +22,19 @@ from pydantic import AfterValidator
 from ledger.frames import Ledger
 from ledger.scores_store import write_scores
 from ledger.store import LedgerStore
+from models.rollup import RiskTiers
 from payrisk.settings import Settings
 from serving.deps import MetricsDep, ModelDep, SettingsDep, StoreDep, require_scope
 from serving.errors import ApiError
 from serving.history import sent_history
-from serving.ledger_reads import read_customer_rows, read_customers, read_whole_ledger
+from serving.ledger_cache import ledger_cache
+from serving.ledger_reads import (
+    CustomerRevision,
+    read_customer_revision,
+    read_customer_rows_at,
+    read_customers,
+    read_whole_ledger,
+)
 from serving.metrics import ServiceMetrics
 from serving.model_holder import ModelSnapshot
 from serving.schemas.ledger import MAX_ID_LENGTH, RejectedRows, storable_text
@@ -68,23 +77,33 @@ AsOfQuery = Annotated[date | None, Query(description="YYYY-MM-DD; default: today
 LangQuery = Annotated[Lang, Query(description="language of the reasons")]
 
 
-CachedAnswer = tuple[str, bytes]  # (risk tier, the JSON body)
+CachedAnswer = tuple[str | None, bytes]  # (risk tier, the JSON body)
 
 
-async def get_score_cache(request: Request) -> ScoreCache[CachedAnswer]:
+@dataclass(frozen=True)
+class AnswerCache:
+    """The answers (``app.state.score_cache``) and, per customer, its last revision read
+    with the database's revision at that moment (``app.state.customer_revisions``)."""
+
+    answers: ScoreCache[CachedAnswer]
+    revisions: ScoreCache[tuple[Hashable, CustomerRevision]]
+
+
+async def get_score_cache(request: Request) -> AnswerCache:
     """The app's cache of stored-mode answers, made on first use.
 
     ``async`` only so that FastAPI runs it on the event loop, not in a worker thread.
     """
-    cache: ScoreCache[CachedAnswer] | None = getattr(request.app.state, "score_cache", None)
-    if cache is None:
-        settings: Settings = request.app.state.settings
-        cache = ScoreCache(settings.score_cache_entries)
-        request.app.state.score_cache = cache
-    return cache
+    state = request.app.state
+    if getattr(state, "score_cache", None) is None:
+        settings: Settings = state.settings
+        entries, max_age = settings.score_cache_entries, settings.score_cache_max_age_seconds
+        state.customer_revisions = ScoreCache(entries, max_age)
+        state.score_cache = ScoreCache(entries, max_age)
+    return AnswerCache(state.score_cache, state.customer_revisions)
 
 
-ScoreCacheDep = Annotated[ScoreCache[CachedAnswer], Depends(get_score_cache)]
+ScoreCacheDep = Annotated[AnswerCache, Depends(get_score_cache)]
 
 
 def _today() -> date:
@@ -96,10 +115,19 @@ def _model_ref(snapshot: ModelSnapshot) -> ModelRef:
 
 
 def _score(
-    snapshot: ModelSnapshot, ledger: Ledger, as_of: pd.Timestamp, ids: Sequence[str], lang: Lang
+    snapshot: ModelSnapshot,
+    ledger: Ledger,
+    as_of: pd.Timestamp,
+    ids: Sequence[str],
+    lang: Lang,
+    settings: Settings,
 ) -> Scored:
+    tiers = RiskTiers.from_settings(settings)
+    method = settings.score_reasons_method
     try:
-        return score_ledger(snapshot.model, ledger, as_of, ids, langs=(lang,))
+        return score_ledger(
+            snapshot.model, ledger, as_of, ids, langs=(lang,), method=method, tiers=tiers
+        )
     except ModelIncompatible as error:
         raise ApiError(503, str(error), model=snapshot.model_uri) from error
 
@@ -116,7 +144,7 @@ def _customer_answer(
     when = check_as_of(
         ledger, as_of or _today(), today=_today(), max_future_days=settings.score_max_future_days
     )
-    scored = _score(snapshot, ledger, when, [customer_id], lang)
+    scored = _score(snapshot, ledger, when, [customer_id], lang, settings)
     return CustomerRiskResponse(
         model=_model_ref(snapshot),
         as_of=when.date(),
@@ -144,22 +172,54 @@ def customer_risk(
 ) -> Response:
     """A stored customer's risk as of a date: every open invoice and the roll-up, with reasons.
 
-    Answers are cached per (model, as_of, lang, the customer's rows): asking again about
-    an unchanged customer skips the scoring; any change to its rows scores it afresh.
+    Answers are cached per (model, as_of, lang, the customer's revision): asking again
+    about an unchanged customer costs one small query; any ingest that changes its rows,
+    in any worker, scores it afresh (``serving.score_cache``).
     """
-    rows = read_customer_rows(store, [customer_id])
-    if customer_id not in rows.customer_ids:
-        raise ApiError(404, f"no customer {customer_id!r} in the ledger", customer_id=customer_id)
     when = as_of or _today()
-    key = (snapshot.name, snapshot.version, snapshot.loaded_at, when, lang, rows.fingerprint())
-    cached = cache.get(key)
+    key = (snapshot.name, snapshot.version, snapshot.loaded_at, when, lang, customer_id)
+    cached = _cached_answer(store, cache, key) if cache.answers.max_entries > 0 else None
     if cached is None:
+        rows, revision = read_customer_rows_at(store, customer_id)
+        if not revision.exists:
+            raise ApiError(
+                404, f"no customer {customer_id!r} in the ledger", customer_id=customer_id
+            )
         answer = _customer_answer(snapshot, settings, rows.ledger(), customer_id, when, lang)
         cached = (answer.customer.risk_tier, answer.model_dump_json().encode())
-        cache.put(key, cached)
+        if revision.settled:
+            cache.answers.put((*key, revision.tables), cached)
     metrics.record_scores([cached[0]])
     # the body is already JSON of a CustomerRiskResponse: no second validation
     return Response(content=cached[1], media_type="application/json")
+
+
+def _current_revision(
+    store: LedgerStore, revisions: ScoreCache[tuple[Hashable, CustomerRevision]], customer_id: str
+) -> CustomerRevision:
+    """The customer's revision, without its query while nothing at all was committed to
+    the database since it was last read (``serving.ledger_cache``'s database revision,
+    read *before* the customer's, so a commit in between forces a new read)."""
+    database = ledger_cache(store).revision()
+    known = revisions.get(customer_id)
+    if known is not None and known[0] == database:
+        return known[1]
+    revision = read_customer_revision(store, customer_id)
+    if revision.settled:
+        revisions.put(customer_id, (database, revision))
+    return revision
+
+
+def _cached_answer(
+    store: LedgerStore, cache: AnswerCache, key: tuple[object, ...]
+) -> CachedAnswer | None:
+    """The cached answer for ``key`` at the customer's current revision, if any (404 when
+    the customer does not exist)."""
+    customer_id = str(key[-1])
+    revision = _current_revision(store, cache.revisions, customer_id)
+    if not revision.exists:
+        raise ApiError(404, f"no customer {customer_id!r} in the ledger", customer_id=customer_id)
+    return cache.answers.get((*key, revision.tables)) if revision.settled else None
 
 
 def _batch_errors(ledger: Ledger, ids: Sequence[str], as_of: pd.Timestamp) -> list[ScoreError]:
@@ -205,8 +265,8 @@ def _many_customers(
     errors = _batch_errors(ledger, ids, when)
     refused = {error.customer_id for error in errors}
     scorable = [customer_id for customer_id in ids if customer_id not in refused]
-    scored = _score(snapshot, ledger, when, scorable, body.lang)
-    metrics.record_scores(scored.customers["risk_tier"].astype(str))
+    scored = _score(snapshot, ledger, when, scorable, body.lang, settings)
+    metrics.record_scores(scored.customers["risk_tier"])
     return ScoresResponse(
         model=_model_ref(snapshot),
         as_of=when.date(),
@@ -276,6 +336,7 @@ def _refresh(
             ledger.customers["customer_id"].tolist(),
             langs=("en", "he"),
             method="path",
+            tiers=RiskTiers.from_settings(settings),
         )
     except ModelIncompatible as error:
         raise ApiError(503, str(error), model=snapshot.model_uri) from error
@@ -286,7 +347,7 @@ def _refresh(
     )
     finished = time.perf_counter()
     active = scored.customers[scored.customers["open_invoices"] > 0]
-    metrics.record_scores(active["risk_tier"].astype(str))
+    metrics.record_scores(active["risk_tier"])
     seconds = {
         "load": loaded - started,
         **scored.timings_seconds,

@@ -3,40 +3,33 @@
 ``GET /v1/worklist`` ranks customers from the newest stored scores (``scores`` table)
 whose ``as_of`` is on or before the requested date, with the ledger as of that date;
 ``?format=csv`` or ``Accept: text/csv`` exports every matching row (no paging).
-``GET /v1/kpis`` computes the KPIs point in time (``serving.kpis``). ``POST
+``GET /v1/kpis`` computes the KPIs point in time (``serving.kpis``). Both are computed
+once per database revision and served from memory until the next write
+(``serving.worklist_reads``, ``serving.kpi_reads``). ``POST
 /v1/customers/{id}/activities`` logs an action with its author (``serving.actions``).
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import AfterValidator
 
-from ledger.frames import Ledger
-from ledger.store import LedgerStore
 from payrisk.settings import Settings
 from serving.actions import Action, ActionRejected, UnknownCustomer, log_action
 from serving.auth import Caller
 from serving.deps import SettingsDep, StoreDep, WorklistCaller, get_caller
 from serving.errors import ApiError
 from serving.ingest import IngestRejected
+from serving.kpi_reads import KpiQuestion, kpi_tables
 from serving.kpis import __doc__ as KPI_FORMULAS
-from serving.kpis import kpi_snapshot, kpi_trend, worklist_effect
-from serving.ledger_reads import read_whole_ledger
 from serving.schemas.ledger import MAX_DATE, MAX_ID_LENGTH, MIN_DATE, storable_text
 from serving.schemas.worklist import ActionIn, ActionOut, KpiReport, WorklistItem, WorklistPage
-from serving.worklist import (
-    MissingRateError,
-    UnknownFilterValue,
-    WorklistParams,
-    filter_worklist,
-    known_filter_values,
-)
-from serving.worklist_reads import build_worklist, scores_as_of, today_utc
+from serving.worklist import UnknownFilterValue, filter_worklist, known_filter_values
+from serving.worklist_reads import build_worklist, today_utc
 from serving.worklist_reads import csv_response as _csv_response
 from serving.worklist_reads import records as _records
 
@@ -50,7 +43,6 @@ router = APIRouter(
     },
 )
 
-EFFECT_LOOKBACK_DAYS = 30
 ACTION_SCOPES = ("worklist", "ingest")
 # Months of look-back (trend, count-back) must stay inside pandas' datetime range.
 EARLIEST_AS_OF = date(MIN_DATE.year + 5, 1, 1)
@@ -127,7 +119,7 @@ def get_worklist(
 ) -> Any:
     """Customers ranked by expected amount at risk, with tier, reasons and next action."""
     as_of = as_of or today_utc()
-    worklist, ledger, facts = build_worklist(store, settings, as_of)
+    worklist, customers, facts = build_worklist(store, settings, as_of)
     filters = {
         "collector": collector,
         "tier": tier,
@@ -136,7 +128,7 @@ def get_worklist(
         "country": country,
     }
     try:
-        chosen = filter_worklist(worklist, filters, known_filter_values(ledger, worklist))
+        chosen = filter_worklist(worklist, filters, known_filter_values(customers, worklist))
     except UnknownFilterValue as error:
         raise _unknown_filter(error) from error
     wants_csv = format == "csv" or (
@@ -145,23 +137,6 @@ def get_worklist(
     if wants_csv:
         return _csv_response(chosen, as_of)
     return _page(chosen, facts, settings, as_of, page, page_size)
-
-
-def _effect(
-    store: LedgerStore, ledger: Ledger, settings: Settings, as_of: date
-) -> tuple[list[dict[str, Any]] | None, str | None]:
-    """The worklist effect of the list stored a month before ``as_of`` (or why there is none)."""
-    then, facts = scores_as_of(store, as_of - timedelta(days=EFFECT_LOOKBACK_DAYS))
-    if not facts:
-        return None, f"no scores stored {EFFECT_LOOKBACK_DAYS}+ days before {as_of}"
-    params = WorklistParams.from_settings(settings)
-    try:
-        effect = worklist_effect(
-            then, ledger, facts["as_of"], params, settings.worklist_effect_top_n
-        )
-    except MissingRateError as error:
-        return None, f"worklist effect not computed: {error}"
-    return _records(effect), None
 
 
 @router.get("/kpis", response_model=KpiReport)
@@ -178,24 +153,18 @@ def get_kpis(
 ) -> KpiReport:
     """DSO (count-back and simple), CEI, ADD, aging and share current, with their trend."""
     as_of = as_of or today_utc()
-    ledger = read_whole_ledger(store)
     separate = per_currency if per_currency is not None else not settings.fx_rates
-    reporting = None if separate else settings.reporting_currency
-    rates = settings.fx_rates
-    stamp = pd.Timestamp(as_of)
-    current = kpi_snapshot(ledger, stamp, group_by, reporting, rates)
-    trend = kpi_trend(ledger, stamp, months, group_by, reporting, rates)
-    effect, notice = _effect(store, ledger, settings, as_of)
+    tables = kpi_tables(store, settings, KpiQuestion(as_of, group_by, months, separate))
     return KpiReport(
         as_of=as_of,
         group_by=group_by,
         currency_mode="per_currency" if separate else "reporting",
-        reporting_currency=reporting,
+        reporting_currency=None if separate else settings.reporting_currency,
         formulas={"kpis": (KPI_FORMULAS or "").strip()},
-        current=_records(current),
-        trend=_records(trend),
-        worklist_effect=effect,
-        notice=notice,
+        current=_records(tables.current),
+        trend=_records(tables.trend),
+        worklist_effect=None if tables.effect is None else _records(tables.effect),
+        notice=tables.effect_notice,
     )
 
 

@@ -62,7 +62,9 @@ _CUSTOMER_EXAMPLE: dict[str, Any] = {
     "open_amount": 9450.0,
     "expected_amount_over_30": 5670.0,
     "expected_share_over_30": 0.6,
-    "risk_tier": "high",
+    "amount_at_risk": 1530.9,
+    "reporting_currency": "USD",
+    "risk_tier": "medium",
     "reasons": [_REASON_EXAMPLE],
     "invoices": [_INVOICE_EXAMPLE],
 }
@@ -122,7 +124,15 @@ class CustomerRisk(BaseModel):
         description="sum over open invoices of open amount x P(> 30 days late), to the cent"
     )
     expected_share_over_30: float = Field(description="expected_amount_over_30 / open_amount")
-    risk_tier: Tier = Field(description="high from a share of 0.30, medium from 0.10")
+    amount_at_risk: float | None = Field(
+        description="expected_amount_over_30 in the reporting currency, to the cent "
+        "(what the worklist ranks by); null when a currency has no exchange rate"
+    )
+    reporting_currency: str
+    risk_tier: Tier | None = Field(
+        description="high / medium / low: amount_at_risk against the configured thresholds "
+        "(tier_high_amount, tier_medium_amount), as on the worklist; null without amount_at_risk"
+    )
     reasons: list[ReasonOut] = Field(description="the reasons of the riskiest open invoice")
     invoices: list[InvoiceScore] = Field(description="open invoices, riskiest first")
 
@@ -140,10 +150,17 @@ class CustomerRisk(BaseModel):
             open_amount=round(float(customer["open_amount"]), 2),
             expected_amount_over_30=round(float(customer["expected_amount_over_30"]), 2),
             expected_share_over_30=float(customer["expected_share_over_30"]),
-            risk_tier=str(customer["risk_tier"]),
+            amount_at_risk=_cents(customer["amount_at_risk"]),
+            reporting_currency=str(customer["reporting_currency"]),
+            risk_tier=None if pd.isna(customer["risk_tier"]) else str(customer["risk_tier"]),
             reasons=[ReasonOut.of(reason) for reason in scored.customer_reasons(position, lang)],
             invoices=[_invoice_score(scored, int(row), lang) for row in rows],
         )
+
+
+def _cents(value: float) -> float | None:
+    """A money amount rounded to the cent, None when missing (NaN)."""
+    return None if pd.isna(value) else round(float(value), 2)
 
 
 def _invoice_score(scored: Scored, row: int, lang: str) -> InvoiceScore:

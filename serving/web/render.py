@@ -16,14 +16,11 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from serving.security import CONTENT_SECURITY_POLICY
 from serving.web.i18n import LANG_COOKIE, LANGUAGES, texts_for
 from serving.web.session import WebSession
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
 KIND_LABELS = {
     "call": "Call",
     "reminder": "Reminder",

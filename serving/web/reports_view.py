@@ -12,12 +12,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from ledger.store import LedgerStore
 from payrisk.settings import Settings
-from serving.kpis import AGING_BUCKETS, kpi_snapshot, kpi_trend
-from serving.ledger_reads import read_whole_ledger
+from serving.kpi_reads import KpiQuestion, kpi_tables
+from serving.kpis import AGING_BUCKETS
 from serving.model_holder import ModelHolder
 from serving.worklist_reads import records
 
@@ -31,11 +29,10 @@ _RUN_METRICS_LOCK = threading.Lock()
 
 def kpi_view(store: LedgerStore, settings: Settings, as_of: date) -> dict[str, Any]:
     """Current KPIs and their monthly trend, one block per currency (or the reporting one)."""
-    ledger = read_whole_ledger(store)
     reporting = settings.reporting_currency if settings.fx_rates else None
-    stamp = pd.Timestamp(as_of)
-    current = kpi_snapshot(ledger, stamp, None, reporting, settings.fx_rates)
-    trend = kpi_trend(ledger, stamp, TREND_MONTHS, None, reporting, settings.fx_rates)
+    question = KpiQuestion(as_of, None, TREND_MONTHS, separate_currencies=reporting is None)
+    tables = kpi_tables(store, settings, question, with_effect=False)
+    current, trend = tables.current, tables.trend
     blocks = []
     for row in records(current):
         currency = row.get("currency") or reporting
@@ -49,7 +46,7 @@ def kpi_view(store: LedgerStore, settings: Settings, as_of: date) -> dict[str, A
                 "trend": records(rows.sort_values("as_of")),
             }
         )
-    return {"blocks": blocks, "ledger_empty": ledger.invoices.empty}
+    return {"blocks": blocks, "ledger_empty": tables.ledger_empty}
 
 
 def metric_table(metrics: dict[str, float]) -> dict[str, dict[str, float]]:

@@ -18,7 +18,14 @@ from fastapi.responses import FileResponse, Response
 from serving.actions import ActionRejected, UnknownCustomer, log_action
 from serving.auth import KeyAuthenticator
 from serving.ingest import IngestRejected
+from serving.model_health import health_view
 from serving.web.charts_view import history_chart, kpi_charts
+from serving.web.csrf import (
+    drop_signin_cookie,
+    set_signin_cookie,
+    signin_csrf_ok,
+    signin_token,
+)
 from serving.web.customer_view import customer_view
 from serving.web.forms import FORM_KINDS, ActionForm, field_messages, parse_action
 from serving.web.i18n import texts_for
@@ -32,7 +39,13 @@ from serving.web.session import (
     read_session,
     start_session,
 )
-from serving.web.worklist_view import SORTABLE, WorklistQuery, split_filters, worklist_view
+from serving.web.worklist_view import (
+    SORTABLE,
+    WorklistQuery,
+    split_filters,
+    unusable_params,
+    worklist_view,
+)
 from serving.worklist import FILTER_FIELDS, filter_worklist, known_filter_values
 from serving.worklist_reads import build_worklist, csv_response, today_utc
 
@@ -61,14 +74,30 @@ def signin_page(request: Request, next: str | None = None) -> Response:
     """The sign-in form (or straight on, when already signed in)."""
     if read_session(request) is not None:
         return redirect(safe_next(next))
-    return render(request, "signin.html", {"next": safe_next(next), "error": None})
+    return _signin_form(request, next, None)
+
+
+def _signin_form(
+    request: Request, next: str | None, error: str | None, status: int = 200
+) -> Response:
+    """The sign-in page with its pre-session CSRF token (``serving.web.csrf``)."""
+    token, fresh_nonce = signin_token(request)
+    context = {"next": safe_next(next), "error": error, "csrf": token}
+    response = render(request, "signin.html", context, status_code=status)
+    set_signin_cookie(request, response, fresh_nonce)
+    return response
 
 
 @router.post("/signin")
 def signin(
-    request: Request, key: Annotated[str, Form()] = "", next: Annotated[str, Form()] = ""
+    request: Request,
+    key: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    """Check the API key; on success set the session cookie and go on."""
+    """Check the form's CSRF token and the API key; on success set the session cookie."""
+    if not signin_csrf_ok(request, csrf):
+        return _csrf_refused(request, None)
     _ = texts_for(request).gettext
     authenticator: KeyAuthenticator = request.app.state.authenticator
     caller = authenticator.authenticate(key.strip()) if key.strip() else None
@@ -78,10 +107,10 @@ def signin(
     elif PAGE_SCOPE not in caller.scopes:
         error, status = _("This key lacks the scope worklist."), 403
     if error is not None or caller is None:
-        context = {"next": safe_next(next), "error": error}
-        return render(request, "signin.html", context, status_code=status)
+        return _signin_form(request, next, error, status)
     response = redirect(safe_next(next))
     start_session(request, response, caller)
+    drop_signin_cookie(response)
     return response
 
 
@@ -96,7 +125,7 @@ def signout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
     return response
 
 
-def _csrf_refused(request: Request, session: WebSession) -> Response:
+def _csrf_refused(request: Request, session: WebSession | None) -> Response:
     context = {"title": "Form expired", "message": "Reload the page and send the form again."}
     return render(request, "error.html", context, session, status_code=403)
 
@@ -113,6 +142,7 @@ def worklist_page(request: Request) -> Response:
         request.app.state.store, request.app.state.settings, query, today_utc(), language
     )
     context = {"query": query, "sortable": SORTABLE, "filter_fields": FILTER_FIELDS, **view}
+    context["unusable"] = unusable_params(request.query_params)
     context["reporting_currency"] = request.app.state.settings.reporting_currency
     context["today"] = today_utc()
     return render(request, "worklist.html", context, session)
@@ -231,13 +261,14 @@ def kpis_page(request: Request) -> Response:
 
 @router.get("/model")
 def model_page(request: Request) -> Response:
-    """The model card: which version serves, its test metrics beside the baselines, plots."""
+    """The model card: which version serves, its test metrics beside the baselines, plots,
+    and its health (drift status and PSI of the recent scores, ``serving.model_health``)."""
     session = read_session(request)
     if session is None:
         return to_signin(request)
-    return render(
-        request, "model.html", {**model_view(request.app.state.holder), "plots": PLOTS}, session
-    )
+    holder, state = request.app.state.holder, request.app.state
+    health = health_view(state.store, state.settings, holder.current())
+    return render(request, "model.html", {**model_view(holder), **health, "plots": PLOTS}, session)
 
 
 @router.get("/model/plots/{file_name}")

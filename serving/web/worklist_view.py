@@ -58,6 +58,21 @@ class WorklistQuery:
         )
 
 
+def unusable_params(params: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(name, value) of the sort, order and paging values the page ignores for its defaults."""
+    valid = {
+        "sort": lambda value: value in SORTABLE,
+        "order": lambda value: value in ("asc", "desc"),
+        "page": lambda value: _positive(value, 0) > 0,
+        "page_size": lambda value: _positive(value, 0) > 0,
+    }
+    return [
+        (name, params[name])
+        for name, ok in valid.items()
+        if name in params and not ok(params[name])
+    ]
+
+
 def _positive(raw: str | None, default: int) -> int:
     try:
         value = int(raw) if raw is not None else default
@@ -96,8 +111,8 @@ def worklist_view(
     store: LedgerStore, settings: Settings, query: WorklistQuery, as_of: date, language: str
 ) -> dict[str, Any]:
     """Everything the worklist template needs (rows as plain dicts)."""
-    worklist, ledger, facts = build_worklist(store, settings, as_of, language)
-    known = known_filter_values(ledger, worklist)
+    worklist, customers, facts = build_worklist(store, settings, as_of, language)
+    known = known_filter_values(customers, worklist)
     kept, ignored = split_filters(query.filters, known)
     chosen = filter_worklist(worklist, kept, known) if kept else worklist
     snoozed = chosen.loc[chosen["section"] == "snoozed"] if len(chosen) else chosen
@@ -118,5 +133,5 @@ def worklist_view(
         "ignored": ignored,
         "scored": bool(facts),
         "facts": facts,
-        "ledger_empty": ledger.customers.empty,
+        "ledger_empty": customers.empty,
     }

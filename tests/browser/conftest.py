@@ -55,6 +55,8 @@ class LiveServer:
     url: str
     worklist_key: str
     collectors: tuple[str, ...]
+    ingest_key: str = ""  # for tests that add to the ledger (tests/browser/test_hostile.py)
+    admin_key: str = ""
 
 
 def _free_port() -> int:
@@ -106,6 +108,7 @@ def live_server(
     store.upsert(ledger)  # type: ignore[arg-type]
     admin_key = create_key(store, "browser-admin", ["admin"]).key
     worklist_key = create_key(store, "browser-manager", ["worklist"]).key
+    ingest_key = create_key(store, "browser-erp", ["ingest"]).key
     collectors = tuple(sorted(ledger.customers["collector"].dropna().unique()))  # type: ignore[attr-defined]
     store.dispose()
     port = _free_port()
@@ -126,7 +129,7 @@ def live_server(
     try:
         _wait_ready(url, process)
         _refresh_scores(url, admin_key)
-        yield LiveServer(url=url, worklist_key=worklist_key, collectors=collectors)
+        yield LiveServer(url, worklist_key, collectors, ingest_key, admin_key)
     finally:
         process.terminate()
         try:

@@ -15,7 +15,6 @@ from models.estimator import (
     FeatureMismatchError,
     PaymentRiskModel,
     TrainingDataError,
-    customer_rollup,
 )
 from models.metrics import brier
 
@@ -157,22 +156,65 @@ def test_missing_feature_at_predict_is_named(fitted_model: PaymentRiskModel, tra
         fitted_model.predict_proba(X)
 
 
-def test_customer_rollup() -> None:
-    scored = pd.DataFrame(
-        {
-            "customer_id": ["a", "a", "b", "c"],
-            "open_amount": [100.0, 300.0, 1000.0, 0.0],
-            "p_over_30": [0.5, 0.1, 0.05, 0.4],
-        }
-    )
-    rollup = customer_rollup(scored).set_index("customer_id")
-    assert rollup.index.tolist() == ["a", "b", "c"]
-    assert rollup.loc["a", "expected_amount_over_30"] == pytest.approx(80.0)
-    assert rollup.loc["a", "expected_share_over_30"] == pytest.approx(0.2)
-    assert rollup["risk_tier"].tolist() == ["medium", "low", "high"]
-    assert rollup.loc["a", "open_invoices"] == 2
-
-
 def test_buckets_are_a_parameter() -> None:
     model = PaymentRiskModel(buckets=LateBuckets(edges_days=(0, 30)))
     assert model.get_params()["buckets"].n_classes == 3
+
+
+def _reference_matrix(model: PaymentRiskModel, X: pd.DataFrame) -> np.ndarray:
+    """The conversion as first written (pandas per column): the fast one must match it."""
+    columns = []
+    for name in model.feature_names_in_:
+        if name in model.category_levels_:
+            levels = pd.Index(model.category_levels_[name], dtype="string")
+            codes = levels.get_indexer(X[name].astype("string"))
+            columns.append(np.where(codes < 0, np.nan, codes).astype("float64"))
+        else:
+            columns.append(pd.to_numeric(X[name]).astype("float64").to_numpy(na_value=np.nan))
+    return np.column_stack(columns)
+
+
+def test_a_prepared_matrix_gives_the_same_numbers(
+    fitted_model: PaymentRiskModel, training_data: dict
+) -> None:
+    X = training_data["test"][0].head(40).reset_index(drop=True)
+    # non-float64 numeric columns, a missing and an unseen category take the slow way
+    X = X.assign(
+        amount=X["amount"].astype("Float64"),
+        currency=X["currency"].where(X.index % 7 != 0, None).where(X.index % 5 != 1, "JPY"),
+    )
+    matrix = fitted_model.prepare(X)
+    np.testing.assert_array_equal(matrix, _reference_matrix(fitted_model, X))
+    as_of = pd.Series(pd.to_datetime(["2026-03-10"] * len(X)))
+    due = pd.Series(pd.to_datetime(["2026-04-01", "2025-11-01", None, "2026-03-09"] * 10))
+    np.testing.assert_array_equal(
+        fitted_model.predict_proba(X, matrix=matrix), fitted_model.predict_proba(X)
+    )
+    framed = fitted_model.predict_frame(X, as_of, due, matrix=matrix)
+    pd.testing.assert_frame_equal(framed, fitted_model.predict_frame(X, as_of, due))
+    for method in ("shap", "path"):
+        pd.testing.assert_frame_equal(
+            fitted_model.contributions(X, method, matrix=matrix),
+            fitted_model.contributions(X, method),
+        )
+    with pytest.raises(FeatureMismatchError, match="prepared matrix has shape"):
+        fitted_model.predict_proba(X.head(3), matrix=matrix)
+
+
+def test_predict_frame_dates_follow_the_days(
+    fitted_model: PaymentRiskModel, training_data: dict
+) -> None:
+    """Expected days late = probability-weighted bucket days, floored at the days overdue;
+    the payment date is the due date plus its rounded value; no due date -> NaT."""
+    X = training_data["test"][0].head(4).reset_index(drop=True)
+    as_of = pd.Series(pd.to_datetime(["2026-03-10"] * 4))
+    due = pd.Series(pd.to_datetime(["2026-04-01", "2025-11-01", None, "2026-03-09"]))
+    frame = fitted_model.predict_frame(X, as_of, due)
+    expected = fitted_model.predict_proba(X) @ fitted_model.bucket_days_
+    overdue = np.array([-22.0, 129.0, np.nan, 1.0])
+    np.testing.assert_allclose(frame["expected_days_late"], np.fmax(expected, overdue))
+    dates = frame["predicted_payment_date"]
+    assert dates.dtype == "datetime64[ns]" and pd.isna(dates.iloc[2])
+    for row in (0, 1, 3):
+        days = round(float(frame["expected_days_late"].iloc[row]))
+        assert dates.iloc[row] == due.iloc[row] + pd.Timedelta(days=days)

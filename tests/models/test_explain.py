@@ -168,3 +168,23 @@ def test_leaf_tables_are_built_once_per_booster_and_round_count(
     fewer = leaf_tables(booster, 1)
     assert fewer is not first
     assert fewer.offsets.size == first.n_classes + 1  # one round: one tree per class
+
+
+def test_row_records_are_to_dict_records() -> None:
+    from models.explain import row_records
+
+    frame = pd.DataFrame(
+        {
+            "terms": pd.array(["net30", None], dtype="string"),
+            "amount": [1.5, np.nan],
+            "as_of": pd.to_datetime(["2026-01-31", None]),
+            "disputed": pd.array([True, None], dtype="boolean"),
+            "count": pd.array([3, None], dtype="Int64"),
+        }
+    )
+    fast, reference = row_records(frame), frame.to_dict("records")
+    assert [list(row) for row in fast] == [list(row) for row in reference]
+    for mine, theirs in zip(fast, reference, strict=True):
+        for name, value in theirs.items():
+            assert (pd.isna(value) and pd.isna(mine[name])) or mine[name] == value, name
+            assert (mine[name] is None) == (value is None), name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,10 @@ def test_serve_runs_uvicorn_with_the_factory(
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr("uvicorn.run", lambda app, **options: calls.append({"app": app, **options}))
     monkeypatch.setenv("PAYRISK_PORT", "8123")
+    # Registered with monkeypatch so the variables serve sets for its workers are undone.
+    for name in ("PAYRISK_SESSION_SECRET", "MLFLOW_HTTP_REQUEST_MAX_RETRIES"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     root = typer.Typer()
     serve_commands.register(root)
     root.callback()(lambda: None)
@@ -132,5 +137,9 @@ def test_serve_runs_uvicorn_with_the_factory(
             "workers": 2,
             "access_log": False,
             "log_level": "info",
+            "timeout_worker_healthcheck": 60,
         }
     ]
+    # Every worker signs page sessions with the same secret, and MLflow retries are bounded.
+    assert len(os.environ["PAYRISK_SESSION_SECRET"]) >= 32
+    assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "2"

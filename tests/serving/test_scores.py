@@ -9,17 +9,21 @@ inline ledgers.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from ledger.contract import TABLES
+from ledger.db_schema import SQL_TABLES
 from ledger.frames import Ledger
 from ledger.scores_store import count_scores, read_latest_scores
 from models.registry import CHAMPION_ALIAS, set_alias
+from models.rollup import RiskTiers
 from payrisk.settings import Settings
 from serving.scoring import (
     AsOfOutOfRange,
@@ -121,7 +125,8 @@ def test_stored_equals_stateless_equals_the_whole_ledger_batch(
 
     answer = stored.json()
     assert answer["model"] == {"name": "payment-risk", "version": registry.version}
-    assert (answer["as_of"], answer["reasons_method"]) == (AS_OF, "shap")
+    # live reasons are the refresh's path attributions (settings.score_reasons_method)
+    assert (answer["as_of"], answer["reasons_method"]) == (AS_OF, "path")
     customer = answer["customer"]
     invoices = customer["invoices"]
     assert customer["open_invoices"] == len(invoices) >= 1
@@ -134,9 +139,16 @@ def test_stored_equals_stateless_equals_the_whole_ledger_batch(
         registry.ledger,
         pd.Timestamp(AS_OF),
         [customer_id],
+        method="path",
     )
     mine = whole.invoices[whole.invoices["customer_id"] == customer_id]
     assert [row["invoice_id"] for row in invoices] == mine["invoice_id"].tolist()
+    # ... and the same reasons as the whole-ledger batch (the refresh) gives
+    first = int(mine.index[0])
+    assert [(r["feature"], r["contribution"]) for r in invoices[0]["reasons"]] == [
+        (reason.feature, pytest.approx(reason.contribution, rel=1e-9))
+        for reason in whole.reasons["en"][first]
+    ]
     assert [row["p_over_30"] for row in invoices] == pytest.approx(mine["p_over_30"].tolist())
     assert customer["expected_amount_over_30"] == pytest.approx(
         float(whole.customers["expected_amount_over_30"].iloc[0])
@@ -396,11 +408,16 @@ def test_customer_rollup_covers_every_asked_customer_in_order() -> None:
             "p_over_30": [0.5, 0.05, 0.2],
         }
     )
-    rolled = rollup_customers(invoices, ["a", "b", "z"])
+    tiers = RiskTiers("USD", {"ILS": 0.25, "EUR": 1.1}, high_amount=10.0, medium_amount=5.0)
+    rolled = rollup_customers(invoices, ["a", "b", "z"], tiers)
     assert rolled["customer_id"].tolist() == ["a", "b", "z"]
     assert rolled["open_invoices"].tolist() == [1, 2, 0]
     assert rolled["expected_amount_over_30"].tolist() == pytest.approx([2.5, 52.0, 0.0])
+    # the tier is on the amount at risk in USD: b = 50 ILS x 0.25 + 2 EUR x 1.1
+    assert rolled["amount_at_risk"].tolist() == pytest.approx([2.5, 14.7, 0.0])
     assert rolled["risk_tier"].tolist() == ["low", "high", "low"]
+    no_rates = rollup_customers(invoices, ["a", "b"])
+    assert no_rates["risk_tier"].tolist()[0] == "low" and pd.isna(no_rates["risk_tier"].iloc[1])
     # b mixes currencies; z has nothing open
     assert rolled["currency"].tolist()[0] == "USD" and rolled["currency"].isna().tolist()[1:] == [
         True,
@@ -409,19 +426,36 @@ def test_customer_rollup_covers_every_asked_customer_in_order() -> None:
     assert rolled["reasons_row"].tolist() == [1, 0, -1]
 
 
+def _backdate(client: TestClient, customer_id: str, when: datetime) -> None:
+    """Set ``updated_at`` of the customer's rows to ``when``: its last change was then."""
+    store = client.app.state.store  # type: ignore[attr-defined]
+    with store.engine.begin() as connection:
+        for name in TABLES:
+            table = SQL_TABLES[name]
+            connection.execute(
+                sa.update(table).where(table.c.customer_id == customer_id).values(updated_at=when)
+            )
+
+
 def test_a_repeated_question_is_answered_from_the_cache_until_the_rows_change(
     scoring: tuple[TestClient, dict[str, str]], registry: Any, chosen: list[str]
 ) -> None:
     client, keys = scoring
     assert isinstance(client.app, FastAPI)
     url, params = f"/v1/customers/{chosen[0]}/risk", {"as_of": AS_OF}
+    # rows changed a moment ago (the fixture's insert) are not settled: never cached
     first = client.get(url, params=params, headers=bearer(keys["score"]))
-    again = client.get(url, params=params, headers=bearer(keys["score"]))
+    client.get(url, params=params, headers=bearer(keys["score"]))
     cache = client.app.state.score_cache
+    assert (cache.hits, cache.misses, len(cache)) == (0, 0, 0)
+
+    _backdate(client, chosen[0], datetime(2020, 1, 1))
+    client.get(url, params=params, headers=bearer(keys["score"]))
+    again = client.get(url, params=params, headers=bearer(keys["score"]))
     assert (cache.hits, cache.misses, len(cache)) == (1, 1, 1)
     assert again.json() == first.json()
 
-    # a new open invoice of the customer: its rows changed, so it is scored afresh
+    # a new open invoice of the customer: its revision changed, so it is scored afresh
     invoice = {
         "customer_id": chosen[0],
         "issue_date": "2026-11-20",
@@ -431,10 +465,66 @@ def test_a_repeated_question_is_answered_from_the_cache_until_the_rows_change(
     put = client.put("/v1/invoices/INV-NEW-1", json=invoice, headers=bearer(keys["ingest"]))
     changed = client.get(url, params=params, headers=bearer(keys["score"]))
     assert put.status_code == 200, put.text
-    assert (cache.hits, cache.misses) == (1, 2)
+    assert (cache.hits, cache.misses) == (1, 1)  # unsettled: not even looked up
     assert (
         changed.json()["customer"]["open_invoices"] == first.json()["customer"]["open_invoices"] + 1
     )
+
+
+def test_an_ingest_in_another_worker_changes_the_cached_answer(
+    scoring: tuple[TestClient, dict[str, str]],
+    chosen: list[str],
+    client_for: Callable[[Settings], TestClient],
+) -> None:
+    """Two apps on one database (two workers): a change of an existing invoice made
+    through one, even one that keeps the number of rows, is seen by the other's cache."""
+    worker, keys = scoring
+    other = client_for(worker.app.state.settings)  # type: ignore[attr-defined]
+    customer_id = chosen[0]
+    url, params = f"/v1/customers/{customer_id}/risk", {"as_of": AS_OF}
+    _backdate(worker, customer_id, datetime(2020, 1, 1))
+    before = worker.get(url, params=params, headers=bearer(keys["score"])).json()
+    assert worker.get(url, params=params, headers=bearer(keys["score"])).json() == before
+    cache = worker.app.state.score_cache  # type: ignore[attr-defined]
+    assert (cache.hits, cache.misses) == (1, 1)
+
+    # the riskiest open invoice is paid (as of the scored date), through the other worker
+    paid = before["customer"]["invoices"][0]
+    stored = worker.app.state.store.load().invoices.set_index("invoice_id")  # type: ignore[attr-defined]
+    row = records(stored.loc[[paid["invoice_id"]]].reset_index())[0]
+    body = {key: value for key, value in row.items() if key != "invoice_id"}
+    put = other.put(
+        f"/v1/invoices/{paid['invoice_id']}",
+        json=body | {"paid_date": AS_OF},
+        headers=bearer(keys["ingest"]),
+    )
+    assert put.status_code == 200, put.text
+    # settled again, later than before: only the newest change moved
+    _backdate(worker, customer_id, datetime(2020, 1, 1))
+    store = worker.app.state.store  # type: ignore[attr-defined]
+    with store.engine.begin() as connection:
+        table = SQL_TABLES["invoices"]
+        connection.execute(
+            sa.update(table)
+            .where(table.c.invoice_id == paid["invoice_id"])
+            .values(updated_at=datetime(2021, 1, 1))
+        )
+    after = worker.get(url, params=params, headers=bearer(keys["score"])).json()
+    assert (cache.hits, cache.misses) == (1, 2)
+    assert after["customer"]["open_invoices"] == before["customer"]["open_invoices"] - 1
+    assert paid["invoice_id"] not in [row["invoice_id"] for row in after["customer"]["invoices"]]
+
+
+def test_cached_answers_expire() -> None:
+    from serving.score_cache import ScoreCache
+
+    now = [0.0]
+    cache: ScoreCache[str] = ScoreCache(max_entries=4, max_age_seconds=60, clock=lambda: now[0])
+    cache.put("a", "A")
+    now[0] = 60.0
+    assert cache.get("a") == "A"
+    now[0] = 60.5
+    assert (cache.get("a"), len(cache)) == (None, 0)
 
 
 def test_the_cache_keeps_the_most_recently_used_entries() -> None:
@@ -449,3 +539,52 @@ def test_the_cache_keeps_the_most_recently_used_entries() -> None:
     disabled: ScoreCache[str] = ScoreCache(max_entries=0)
     disabled.put("a", "A")
     assert disabled.get("a") is None and len(disabled) == 0
+
+
+def test_fetched_rows_become_the_same_frames_as_the_store_makes(
+    scoring: tuple[TestClient, dict[str, str]], chosen: list[str]
+) -> None:
+    """The request path's quick row -> frame conversion equals the store's generic one,
+    dtypes and missing values included (and for a customer with no rows at all)."""
+    from ledger.db_schema import frame_from_rows
+    from serving.ledger_reads import read_customer_rows, typed_frame
+
+    client, _ = scoring
+    store = client.app.state.store  # type: ignore[attr-defined]
+    for ids in (chosen, ["nobody"]):
+        fetched = read_customer_rows(store, ids)
+        for name, rows in fetched.tables.items():
+            quick = typed_frame(TABLES[name], rows)
+            pd.testing.assert_frame_equal(quick, frame_from_rows(TABLES[name], list(rows)))
+            assert (len(quick) > 0) == (ids is chosen)  # the chosen have rows in every table
+
+
+def test_exact_shap_reasons_when_the_settings_ask_for_them(
+    registry: Any,
+    chosen: list[str],
+    service_settings: Callable[..., Settings],
+    client_for: Callable[[Settings], TestClient],
+    keys_for: Callable[[TestClient], dict[str, str]],
+) -> None:
+    settings = service_settings(
+        mlflow_tracking_uri=registry.tracking_uri, score_reasons_method="shap"
+    )
+    client = client_for(settings)
+    body = history_body(registry.ledger, chosen[0], as_of=AS_OF)
+    answer = client.post(
+        "/v1/scores:stateless", json=body, headers=bearer(keys_for(client)["score"])
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["reasons_method"] == "shap"
+    whole = score_ledger(
+        client.app.state.holder.current().model,  # type: ignore[attr-defined]
+        registry.ledger,
+        pd.Timestamp(AS_OF),
+        [chosen[0]],
+        method="shap",
+    )
+    first = answer.json()["customer"]["invoices"][0]
+    row = int(whole.invoices.index[whole.invoices["invoice_id"] == first["invoice_id"]][0])
+    assert [reason["feature"] for reason in first["reasons"]] == [
+        reason.feature for reason in whole.reasons["en"][row]
+    ]

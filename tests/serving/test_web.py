@@ -106,10 +106,14 @@ def service(
     return client, keys
 
 
+def _signin_csrf(client: TestClient) -> str:
+    """The sign-in form's CSRF token (its cookie stays in the client)."""
+    return _csrf(client.get("/signin").text)
+
+
 def _sign_in(client: TestClient, key: str) -> None:
-    response = client.post(
-        "/signin", data={"key": key, "next": "/worklist"}, follow_redirects=False
-    )
+    data = {"key": key, "next": "/worklist", "csrf": _signin_csrf(client)}
+    response = client.post("/signin", data=data, follow_redirects=False)
     assert response.status_code == 303, response.text
     assert response.headers["location"] == "/worklist"
 
@@ -130,7 +134,8 @@ def test_pages_redirect_to_signin_without_a_session(service: Service) -> None:
 
 def test_signin_sets_a_safe_cookie_and_signout_ends_it(service: Service) -> None:
     client, keys = service
-    response = client.post("/signin", data={"key": keys["worklist"]}, follow_redirects=False)
+    data = {"key": keys["worklist"], "csrf": _signin_csrf(client)}
+    response = client.post("/signin", data=data, follow_redirects=False)
     cookie = response.headers["set-cookie"]
     assert SESSION_COOKIE in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
     assert keys["worklist"] not in cookie
@@ -182,7 +187,8 @@ def test_bad_keys_get_the_signin_page_with_a_message(
 ) -> None:
     client, keys = service
     key = keys.get(key_name, "prk_not-a-key")
-    response = client.post("/signin", data={"key": key}, follow_redirects=False)
+    data = {"key": key, "csrf": _signin_csrf(client)}
+    response = client.post("/signin", data=data, follow_redirects=False)
     assert response.status_code == status
     assert message in response.text and SESSION_COOKIE not in response.headers.get("set-cookie", "")
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pandas as pd
 import pytest
 
 from ledger.frames import Ledger
+from models.rollup import RiskTiers
 from serving.policy import DEFAULT_RULES
 from serving.worklist import (
     MissingRateError,
@@ -19,13 +21,13 @@ from serving.worklist import (
 )
 
 AS_OF = "2026-03-01"
-PARAMS = WorklistParams(
+TIERS = RiskTiers(
     reporting_currency="USD",
     fx_rates={"ILS": 0.25, "EUR": 1.1},
-    tier_high_amount=1000.0,
-    tier_medium_amount=100.0,
-    calls_per_collector_per_day=1,
+    high_amount=1000.0,
+    medium_amount=100.0,
 )
+PARAMS = WorklistParams(risk_tiers=TIERS, calls_per_collector_per_day=1)
 
 
 def _ledger() -> Ledger:
@@ -141,12 +143,12 @@ def test_capacity_splits_each_collectors_list() -> None:
         "C2": "later",
         "C3": "snoozed",
     }
-    two_a_day = WorklistParams(**{**PARAMS.__dict__, "calls_per_collector_per_day": 2})
+    two_a_day = replace(PARAMS, calls_per_collector_per_day=2)
     assert _worklist(two_a_day)["section"].tolist() == ["today", "today", "later", "snoozed"]
 
 
 def test_missing_rate_is_an_error_naming_the_currency() -> None:
-    no_euro = WorklistParams(**{**PARAMS.__dict__, "fx_rates": {"ILS": 0.25}})
+    no_euro = replace(PARAMS, risk_tiers=replace(TIERS, fx_rates={"ILS": 0.25}))
     with pytest.raises(MissingRateError, match="EUR"):
         _worklist(no_euro)
 

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from ledger.db_schema import SQL_TABLES
 from ledger.frames import Ledger
 from ledger.scores_store import write_scores
+from ledger.store import LedgerStore
 from payrisk.settings import Settings
 from serving.routes import worklist as worklist_routes
 
@@ -256,3 +257,58 @@ def test_a_missing_exchange_rate_says_which_and_how(
     assert "ILS" in response.json()["detail"] and "PAYRISK_FX_RATES" in response.json()["detail"]
     kpis = client.get("/v1/kpis", headers=bearer(keys["worklist"])).json()
     assert kpis["currency_mode"] == "per_currency"  # no rates: currencies kept apart
+
+
+def _count_ledger_loads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts whole-ledger reads by the worklist and the KPIs from now on."""
+    from serving import kpi_reads, worklist_reads
+
+    loads: list[int] = []
+    for module in (worklist_reads, kpi_reads):
+        original = module.read_whole_ledger
+
+        def counted(store: object, original: Callable[..., Ledger] = original) -> Ledger:
+            loads.append(1)
+            return original(store)
+
+        monkeypatch.setattr(module, "read_whole_ledger", counted)
+    return loads
+
+
+def test_repeated_requests_do_not_reload_the_ledger_but_see_every_write(
+    service: tuple[TestClient, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loads = _count_ledger_loads(monkeypatch)
+    first = _get(service, "/v1/worklist").json()
+    again = _get(service, "/v1/worklist", params={"collector": "ann"}).json()
+    assert len(loads) == 1 and first["total"] == 3 and again["total"] == 2
+    promise = {"kind": "promise", "promised_date": "2026-03-08", "promised_amount": 1000}
+    assert _post(service, "C2", promise).status_code == 201
+    items = {i["customer_id"]: i for i in _get(service, "/v1/worklist").json()["items"]}
+    assert items["C2"]["section"] == "snoozed" and len(loads) == 2
+
+    params = {"as_of": "2026-03-01", "months": 2}
+    before = _get(service, "/v1/kpis", params=params).json()["current"][0]
+    assert _get(service, "/v1/kpis", params=params).json()["current"][0] == before
+    assert len(loads) == 3
+    # a payment written by another process (its own engine) is seen at once
+    client, _ = service
+    assert isinstance(client.app, FastAPI)
+    other = LedgerStore.from_url(client.app.state.settings.resolved_database_url)
+    payment = pd.DataFrame(
+        {
+            "payment_id": ["P1"],
+            "customer_id": ["C2"],
+            "invoice_id": ["I2"],
+            "payment_date": pd.to_datetime(["2026-02-20"]),
+            "amount": [400.0],
+        }
+    )
+    ledger = _ledger()
+    other.upsert(
+        Ledger.from_frames(customers=ledger.customers, invoices=ledger.invoices, payments=payment)
+    )
+    other.dispose()
+    after = _get(service, "/v1/kpis", params=params).json()["current"][0]
+    assert after["receivable_amount"] == pytest.approx(before["receivable_amount"] - 400.0)
+    assert len(loads) == 4

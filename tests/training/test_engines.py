@@ -72,6 +72,23 @@ def test_partitioned_generate_keeps_whole_customers_per_partition(dataset: Path)
         assert set(frame["customer_id"]) <= set(customers["customer_id"])
 
 
+def test_partitioned_ids_are_unique_across_partitions_and_repeat_for_a_seed(
+    dataset: Path, tmp_path: Path
+) -> None:
+    again = tmp_path / "again"
+    write_partitioned(generate_chunks(CONFIG), again)
+    for name, table in TABLES.items():
+        files = sorted((dataset / name).glob("*.parquet"))
+        parts = [pd.read_parquet(path)[table.key] for path in files]
+        assert len(parts) == 3 and all(len(part) for part in parts), name
+        ids = pd.concat(parts, ignore_index=True)
+        assert ids.is_unique, f"{name}: {ids[ids.duplicated()].head(3).tolist()}"
+        assert ids.tolist() == pd.read_parquet(again / name)[table.key].tolist(), name
+    oracle = pd.read_parquet(dataset / "truth" / "oracle")["invoice_id"]
+    invoices = pd.read_parquet(dataset / "invoices")["invoice_id"]
+    assert oracle.tolist() == invoices.tolist()
+
+
 def test_dask_training_frame_equals_pandas_exactly(
     dataset: Path, generated: GeneratedLedger, client: Client
 ) -> None:

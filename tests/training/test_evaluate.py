@@ -106,3 +106,41 @@ def test_metrics_frame_has_scorers_slices_counts_and_the_oracle_gap() -> None:
     )
     warnings = sample_warnings(frame, config, "test")
     assert len(warnings) == 3 and "slice 'cold_start': only 2 labeled rows (< 10)" in warnings[1]
+
+
+def test_distance_to_the_truth_counts_every_row_and_needs_the_oracle() -> None:
+    buckets = LateBuckets()
+    rows = _test_rows()
+    proba = np.tile([0.4, 0.2, 0.2, 0.1, 0.1], (6, 1))  # P(late) 0.6, P(> 30) 0.4
+    model = Scores(buckets.p_late(proba), buckets.p_over(proba, 30), np.arange(6.0), proba)
+    oracle = Scores(np.array([0.9, 0.1, 0.9, 0.9, 0.8, 0.7]), np.full(6, 0.5), np.ones(6))
+    config = EvaluationConfig(cold_start_min_paid=3, small_sample_rows=10, bootstrap_rounds=0)
+    frame = metrics_frame(rows, {"model": model, ORACLE: oracle}, buckets, config)
+    value = frame.set_index(["scorer", "slice", "metric"])["value"]
+    # row 5 has neither a bucket nor an over_30 label: the distance counts it anyway
+    squares = np.array([0.3, 0.5, 0.3, 0.3, 0.2, 0.1]) ** 2
+    assert value[("model", "all", "truth_mse_late")] == pytest.approx(squares.mean())
+    assert value[("model", "all", "truth_mse_over_30")] == pytest.approx(0.1**2)
+    assert value[("model", "cold_start", "truth_mse_late")] == pytest.approx(squares[[2, 5]].mean())
+    assert not frame["metric"].str.startswith("truth_mse").loc[frame["scorer"] != "model"].any()
+    alone = metrics_frame(rows, {"model": model}, buckets, config)
+    assert not alone["metric"].str.startswith("truth_mse").any()
+
+
+def test_multiclass_log_loss_is_also_scored_on_the_matured_rows_only() -> None:
+    buckets = LateBuckets()
+    rows = _test_rows()  # buckets 2, 0, 3, 2, 2, unknown
+    proba = np.tile([0.4, 0.2, 0.2, 0.1, 0.1], (6, 1))
+    proba[[0, 2, 3], :] = [0.1, 0.1, 0.4, 0.2, 0.2]
+    model = Scores(buckets.p_late(proba), buckets.p_over(proba, 30), np.arange(6.0), proba)
+    config = EvaluationConfig(cold_start_min_paid=3, small_sample_rows=10, bootstrap_rounds=0)
+    without = metrics_frame(rows, {"model": model}, buckets, config)
+    assert "log_loss_matured" not in set(without["metric"])
+    rows["bucket_matured"] = [True, False, True, True, False, False]
+    frame = metrics_frame(rows, {"model": model}, buckets, config)
+    value = frame.set_index(["scorer", "slice", "metric"])["value"]
+    # rows 0, 2, 3: buckets 2, 3, 2 at probabilities 0.4, 0.2, 0.4
+    expected = -np.mean(np.log([0.4, 0.2, 0.4]))
+    assert value[("model", "all", "log_loss_matured")] == pytest.approx(expected)
+    assert value[("model", "all", "n_bucket_matured")] == 3
+    assert value[("model", "all", "log_loss")] != pytest.approx(expected)

@@ -101,3 +101,16 @@ def test_label_rows_joins_by_invoice_and_keeps_the_rows() -> None:
     assert labeled["bucket_known"].tolist() == [False, True, False]
     with pytest.raises(KeyError, match="zz"):
         label_rows(pd.DataFrame({"invoice_id": ["zz"]}), invoices, cutoff=CUTOFF)
+
+
+def test_a_bucket_matures_the_last_edge_after_the_due_date_whatever_the_outcome() -> None:
+    labels = _labels(
+        due=["2024-04-01", "2024-04-01", "2024-04-02", "2024-06-01", "2024-04-03"],
+        settled=["2024-04-01", None, "2024-04-02", "2024-06-01", "2024-08-01"],
+    )
+    # due 90 days before the cutoff: matured, paid or not (unpaid = last bucket); due 89
+    # days before, or 29: not matured, though paid on time gives a known bucket, paid
+    # after the cutoff (open, 88 days overdue) none
+    assert labels["bucket_matured"].tolist() == [True, True, False, False, False]
+    assert labels["bucket_known"].tolist() == [True, True, True, True, False]
+    assert _table(labels)[1] == (4, 1, 1)

@@ -9,7 +9,8 @@ from features.registry import FEATURE_NAMES
 from ledger.frames import Ledger
 from ledger.synthetic import GeneratedLedger
 from training.evaluate import GAP, ORACLE
-from training.pipeline import TrainingResult, ledger_fingerprint, train
+from training.pipeline import ledger_fingerprint, train
+from training.result import TrainingResult
 
 from .conftest import fast_settings
 

@@ -13,8 +13,8 @@ from models.estimator import PaymentRiskModel
 from models.registry import TrackingStoreUnreachableError, aliases_of, open_registry
 from payrisk.settings import Settings
 from training import tracking
-from training.pipeline import TrainingResult
 from training.plots import headline_table, markdown_table
+from training.result import TrainingResult
 from training.tracking import flat_backtest_metrics, flat_test_metrics, log_training_run
 
 

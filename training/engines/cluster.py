@@ -17,6 +17,10 @@ class SchedulerUnreachable(PayriskError):
     """The Dask scheduler did not answer within the timeout."""
 
 
+class WorkerLost(PayriskError):
+    """A task's worker died more often than the scheduler allows (``allowed-failures``)."""
+
+
 class ClusterSettings(Protocol):
     """What the cluster reads from ``payrisk.settings.Settings``."""
 
@@ -45,7 +49,28 @@ def dask_client(
     LocalCluster of ``local_worker_count`` single-threaded workers, each limited to
     ``dask_worker_memory``; ``processes`` (default ``settings.dask_processes``) False runs
     them as threads in this process (tests: fast to start, memory limits not enforced).
+    A task whose workers keep dying raises ``WorkerLost`` (Dask retries it first).
     """
+    from distributed import KilledWorker
+
+    try:
+        with _connected(settings, scheduler, processes) as client:
+            yield client
+    except KilledWorker as error:
+        # Dask already retried the task on other workers; say which task and what to check.
+        raise WorkerLost(
+            f"Dask workers died running task {error.task!r} "
+            f"({error.allowed_failures + 1} attempt(s), the scheduler's allowed-failures is "
+            f"{error.allowed_failures}); the run stopped and nothing was registered: check "
+            "the workers' memory limit (PAYRISK_DASK_WORKER_MEMORY) and their logs"
+        ) from error
+
+
+@contextmanager
+def _connected(
+    settings: ClusterSettings, scheduler: str | None, processes: bool | None
+) -> Iterator[Client]:
+    """``dask_client`` without the error translation."""
     from distributed import Client, LocalCluster
 
     address = scheduler or settings.dask_scheduler

@@ -7,16 +7,13 @@ partition runs the very same ``training.dataset.build_training_frame`` (snapshot
 ``features.build.build_features``, labels, oracle) via ``map_partitions``, with the
 facts that need the whole ledger (data cutoff, dispute source) decided once up front.
 
-Training: the training frame is collected and ``training.pipeline.train_on_frame`` fits,
-calibrates and evaluates it on the client, exactly as the pandas engine does -- not
-``lightgbm.dask``, so both engines give the same model for the same ledger (see
-docs/cluster.md for why and for the size limit that implies).
+Training on that frame: ``training.engines.dask_training`` (``lightgbm.dask`` on the
+training period, calibration and evaluation on the collected later periods).
 """
 
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,13 +33,12 @@ from training.engines.parquet_dataset import (
     open_dataset,
     table_frames,
 )
-from training.split import NotEnoughHistory, check_cutoff, plan_split
+from training.split import NotEnoughHistory, check_cutoff
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
     from distributed import Client
 
-    from training.pipeline import TrainingResult
 
 LEDGER_TABLES = tuple(TABLES)
 _UINT64 = 2**64
@@ -234,22 +230,3 @@ def build_training_frame_dask(
     cutoff = data_cutoff(facts, settings)
     graph = training_frame_graph(frames, settings, facts, cutoff)
     return collect_sorted(graph, client), facts, cutoff
-
-
-def train_dask(url: str, settings: TrainingSettings, client: Client) -> TrainingResult:
-    """``train`` with the training frame built on the cluster; fit and evaluation here."""
-    from training.pipeline import split_config_from, train_on_frame
-
-    started = time.perf_counter()
-    frames, facts = load_dataset(url, client)
-    cutoff = data_cutoff(facts, settings)
-    plan_split(facts.first_date, cutoff, split_config_from(settings))  # fail fast
-    frame = collect_sorted(training_frame_graph(frames, settings, facts, cutoff), client)
-    return train_on_frame(
-        frame,
-        settings,
-        date_range=(facts.first_date, facts.last_date),
-        cutoff=cutoff,
-        fingerprint=facts.fingerprint,
-        durations={"features": round(time.perf_counter() - started, 3)},
-    )

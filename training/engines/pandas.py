@@ -23,7 +23,7 @@ from training.engines.parquet_dataset import (
 from training.engines.scoring import ScoreStamp, score_ledger
 
 if TYPE_CHECKING:
-    from training.pipeline import TrainingResult
+    from training.result import TrainingResult
 
 PART_ROWS = 1_000_000
 SCORE_PART_NAME = "part-{index:05d}.parquet"

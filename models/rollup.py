@@ -1,0 +1,158 @@
+"""Per-customer roll-up of scored open invoices, and the one definition of the risk tier.
+
+The tier is what a collections manager sees everywhere -- the scoring API, the stored
+scores' refresh, the worklist and its pages, the metrics: ``high`` / ``medium`` /
+``low`` by the customer's **expected amount at risk** = sum over its open invoices of
+``open_amount x P(> 30 days late)``, converted to the reporting currency, against two
+configured thresholds (``RiskTiers``: settings ``tier_high_amount`` and
+``tier_medium_amount``, both in the reporting currency; a threshold is inclusive).
+
+Rates are units of the reporting currency per 1 unit of a currency (``fx_rates``). An
+invoice without a currency counts as in the reporting currency. A customer with an open
+invoice in a currency that has no rate has no amount at risk and no tier (NaN / NA):
+unlike amounts are never added. ``to_reporting`` instead raises ``MissingRateError``,
+for callers that must rank across currencies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ledger.errors import PayriskError
+
+RISK_TIERS = ("low", "medium", "high")
+TIER_DTYPE = pd.CategoricalDtype(list(RISK_TIERS), ordered=True)
+
+
+class MissingRateError(PayriskError):
+    """Amounts in a currency without an exchange rate to the reporting currency."""
+
+
+class RollupInputError(PayriskError):
+    """Scored rows that lack the columns the customer roll-up needs."""
+
+
+@dataclass(frozen=True)
+class RiskTiers:
+    """The tier thresholds and the currency conversion they are measured in."""
+
+    reporting_currency: str = "USD"
+    fx_rates: Mapping[str, float] = field(default_factory=dict)
+    high_amount: float = 10_000.0
+    medium_amount: float = 1_000.0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> RiskTiers:
+        """The tiers of a ``payrisk.settings.Settings`` (duck-typed: no import upward)."""
+        return cls(
+            reporting_currency=settings.reporting_currency,
+            fx_rates=dict(settings.fx_rates),
+            high_amount=settings.tier_high_amount,
+            medium_amount=settings.tier_medium_amount,
+        )
+
+    def rates_for(self, currencies: pd.Series) -> pd.Series:
+        """Per row, the rate to the reporting currency (NaN where none is configured)."""
+        reporting = self.reporting_currency.upper()
+        codes = currencies.astype("string").str.upper().fillna(reporting)
+        table = {str(code).upper(): float(rate) for code, rate in self.fx_rates.items()}
+        table[reporting] = 1.0
+        return codes.map(table).astype("float64")
+
+    def tier_of(self, amount_at_risk: pd.Series) -> pd.Series:
+        """``high`` from ``high_amount``, ``medium`` from ``medium_amount``, else ``low``.
+
+        Amounts in the reporting currency; a missing amount has no tier (NaN).
+        """
+        amounts = amount_at_risk.astype("float64")
+        codes = np.where(
+            amounts >= self.high_amount, 2, np.where(amounts >= self.medium_amount, 1, 0)
+        )
+        codes = np.where(amounts.isna(), -1, codes)
+        return pd.Series(
+            pd.Categorical.from_codes(codes, dtype=TIER_DTYPE), index=amount_at_risk.index
+        )
+
+
+def to_reporting(
+    amounts: pd.Series, currencies: pd.Series, reporting: str, rates: Mapping[str, float]
+) -> pd.Series:
+    """Amounts converted to ``reporting`` (rates: reporting units per 1 unit of a currency).
+
+    A missing currency counts as the reporting one; a currency without a rate raises
+    ``MissingRateError`` naming it, rather than adding unlike amounts.
+    """
+    factors = RiskTiers(reporting, rates).rates_for(currencies)
+    if factors.isna().any():
+        unknown = sorted(set(currencies[factors.isna()].astype(str).str.upper()))
+        raise MissingRateError(
+            f"no exchange rate to {reporting} for {', '.join(unknown)}; "
+            f"set PAYRISK_FX_RATES, e.g. '{{\"{unknown[0]}\": 0.27}}'"
+        )
+    return amounts.astype("float64") * factors
+
+
+def customer_rollup(scored: pd.DataFrame, tiers: RiskTiers | None = None) -> pd.DataFrame:
+    """Per customer, riskiest first: open amount, expected amount > 30 days late, tier.
+
+    ``scored`` has one row per open invoice with ``customer_id``, ``open_amount``,
+    ``p_over_30`` and (optional) ``currency``. Columns out: ``open_invoices``,
+    ``open_amount`` and ``expected_amount_over_30`` (sums in the invoices' currencies:
+    only meaningful for a customer with one currency), ``expected_share_over_30`` (that
+    / open amount; the mean P(> 30) when nothing is open), ``max_p_over_30``,
+    ``amount_at_risk`` (the expected amount > 30 days late in the reporting currency;
+    NaN when a currency has no rate) and ``risk_tier`` (``RiskTiers.tier_of``). Riskiest
+    first = by ``amount_at_risk`` (NaN last), then customer id.
+    """
+    tiers = tiers or RiskTiers()
+    missing = {"customer_id", "open_amount", "p_over_30"} - set(scored.columns)
+    if missing:
+        raise RollupInputError(f"the customer roll-up needs the columns {sorted(missing)}")
+    open_amount = scored["open_amount"].astype("float64").fillna(0.0)
+    p_over_30 = scored["p_over_30"].astype("float64")
+    currencies = (
+        scored["currency"] if "currency" in scored.columns else pd.Series(pd.NA, index=scored.index)
+    )
+    rates = tiers.rates_for(currencies)
+    parts = pd.DataFrame(
+        {
+            "customer_id": scored["customer_id"],
+            "open_invoices": 1,
+            "open_amount": open_amount,
+            "expected_amount_over_30": open_amount * p_over_30,
+            "mean_p_over_30": p_over_30,
+            "max_p_over_30": p_over_30,
+            "amount_at_risk": open_amount * p_over_30 * rates,
+            "unrated": rates.isna(),
+        }
+    )
+    rollup = parts.groupby("customer_id", sort=False).agg(
+        {
+            "open_invoices": "sum",
+            "open_amount": "sum",
+            "expected_amount_over_30": "sum",
+            "mean_p_over_30": "mean",
+            "max_p_over_30": "max",
+            "amount_at_risk": "sum",
+            "unrated": "any",
+        }
+    )
+    share = rollup["expected_amount_over_30"] / rollup["open_amount"].where(
+        rollup["open_amount"] > 0
+    )
+    rollup["expected_share_over_30"] = share.fillna(rollup["mean_p_over_30"])
+    rollup["amount_at_risk"] = rollup["amount_at_risk"].where(~rollup["unrated"])
+    rollup["risk_tier"] = tiers.tier_of(rollup["amount_at_risk"])
+    rollup = rollup.drop(columns=["mean_p_over_30", "unrated"]).reset_index()
+    return rollup.sort_values(
+        ["amount_at_risk", "customer_id"],
+        ascending=[False, True],
+        kind="stable",
+        na_position="last",
+        ignore_index=True,
+    )
