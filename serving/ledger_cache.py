@@ -15,6 +15,11 @@ to any database of the server) is a new revision. A cached result is therefore n
 stale, only sometimes recomputed when it did not need to be; entries of an old revision
 are dropped. An in-memory SQLite database has no other connection to watch: nothing is
 cached there. Each worker process keeps its own entries; callers must not modify them.
+
+Misses are **coalesced** per key: while one computation runs, the requests that arrive
+wait and then share the *next* one, which starts after all of them arrived (so each still
+sees every write committed before it asked). Under a stream of writes a worker therefore
+runs at most one whole-ledger computation per key at a time, instead of one per request.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
@@ -35,6 +41,18 @@ from ledger.store import LedgerStore, StoreUnavailable
 Value = TypeVar("Value")
 MAX_ENTRIES = 16
 _uncached = itertools.count()
+
+
+@dataclass
+class _Flights:
+    """The computations of one key: numbered in start order, run one at a time."""
+
+    ready: threading.Condition = field(default_factory=threading.Condition)
+    started: int = 0  # number of the latest computation started
+    finished: int = 0  # number of the latest computation finished
+    running: bool = False
+    outcome: Any = None  # the latest finished computation's value, or its exception
+    failed: bool = False
 
 
 class LedgerCache:
@@ -53,6 +71,7 @@ class LedgerCache:
         self._revision: Hashable = None
         self._lock = threading.Lock()
         self._watcher: sqlite3.Connection | None = None  # SQLite: reads data_version
+        self._flights: dict[Hashable, _Flights] = {}
 
     @property
     def store(self) -> LedgerStore:
@@ -91,12 +110,37 @@ class LedgerCache:
             raise StoreUnavailable(f"cannot read {self.store.display_url}: {reason}") from error
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], Value]) -> Value:
-        """The result cached under (revision, ``key``), else ``compute()`` (then kept).
+        """The result cached under (revision, ``key``), else a ``compute()`` started after
+        this call (shared with the calls that wait for the same one), then kept."""
+        cached, value = self._cached(key, self.revision())
+        if cached:
+            return cast(Value, value)
+        with self._lock:
+            flights = self._flights.setdefault(key, _Flights())
+        with flights.ready:
+            needed = flights.started + 1  # any computation numbered >= this started after us
+            while flights.finished < needed:
+                if not flights.running:
+                    flights.running, flights.started = True, flights.started + 1
+                    number = flights.started
+                    break
+                flights.ready.wait()
+            else:
+                if flights.failed:
+                    raise flights.outcome
+                return cast(Value, flights.outcome)
+        try:
+            flights.outcome, flights.failed = self._compute(key, compute), False
+        except BaseException as error:
+            flights.outcome, flights.failed = error, True
+        with flights.ready:
+            flights.finished, flights.running = number, False
+            flights.ready.notify_all()
+        if flights.failed:
+            raise flights.outcome
+        return cast(Value, flights.outcome)
 
-        The revision is read before ``compute`` reads anything, so a write during the
-        computation makes the next call recompute rather than reuse a mixed result.
-        """
-        revision = self.revision()
+    def _cached(self, key: Hashable, revision: Hashable) -> tuple[bool, Any]:
         with self._lock:
             if revision != self._revision:
                 self.entries.clear()
@@ -104,7 +148,18 @@ class LedgerCache:
             if key in self.entries:
                 self.entries.move_to_end(key)
                 self.hits += 1
-                return cast(Value, self.entries[key])
+                return True, self.entries[key]
+            return False, None
+
+    def _compute(self, key: Hashable, compute: Callable[[], Value]) -> Value:
+        """``compute()`` kept under the revision read before it reads anything, so a write
+        during the computation makes the next call recompute rather than reuse a mixed
+        result (and a result another computation just kept is reused)."""
+        revision = self.revision()
+        cached, value = self._cached(key, revision)
+        if cached:
+            return cast(Value, value)
+        with self._lock:
             self.misses += 1
         value = compute()
         with self._lock:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pandas as pd
 import pytest
 
@@ -75,3 +79,55 @@ def test_a_missing_database_file_is_unavailable(tmp_path: object) -> None:
     cache = LedgerCache(store)
     with pytest.raises(StoreUnavailable, match="cannot read"):
         cache.revision()
+
+
+def test_misses_during_a_computation_share_the_next_one(sqlite_url: str) -> None:
+    """Six requests arriving while a computation runs (and after a write) cost one more
+    computation, not six, and still see that write."""
+    store = LedgerStore.from_url(sqlite_url)
+    store.migrate()
+    cache = LedgerCache(store)
+    first_running, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def compute() -> int | str:
+        calls.append(1)
+        if len(calls) == 1:
+            first_running.set()
+            release.wait(30)
+            return "before the write"
+        return len(store.load().customers)
+
+    with ThreadPoolExecutor(max_workers=7) as pool:
+        first = pool.submit(cache.get_or_compute, "customers", compute)
+        assert first_running.wait(30)
+        store.upsert(_customers("C9"))
+        followers = [pool.submit(cache.get_or_compute, "customers", compute) for _ in range(6)]
+        waiting = cache._flights["customers"].ready._waiters  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 30
+        while len(waiting) < 6 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(waiting) == 6
+        release.set()
+        assert first.result(30) == "before the write"
+        assert [follower.result(30) for follower in followers] == [1] * 6
+    assert len(calls) == 2
+
+
+def test_a_failed_computation_fails_its_waiters_and_the_next_call_retries(
+    sqlite_url: str,
+) -> None:
+    store = LedgerStore.from_url(sqlite_url)
+    store.migrate()
+    cache = LedgerCache(store)
+    outcomes = iter([StoreUnavailable("the database went away"), 3])
+
+    def compute() -> int:
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    with pytest.raises(StoreUnavailable, match="went away"):
+        cache.get_or_compute("customers", compute)
+    assert cache.get_or_compute("customers", compute) == 3
