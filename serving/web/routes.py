@@ -51,7 +51,11 @@ from serving.worklist_reads import build_worklist, csv_response, today_utc
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 STATIC_DIR = Path(__file__).parent / "static"
-STATIC_FILES = {"app.css": "text/css", "sort.js": "text/javascript"}
+STATIC_FILES = {
+    "app.css": "text/css",
+    "sort.js": "text/javascript",
+    "favicon.svg": "image/svg+xml",
+}
 
 
 @router.get("/")
@@ -62,7 +66,7 @@ def home() -> Response:
 
 @router.get("/static/{file_name}")
 def static_file(file_name: str) -> Response:
-    """The vendored CSS and JS (a fixed list: nothing else on disk is reachable)."""
+    """The vendored CSS, JS and icon (a fixed list: nothing else on disk is reachable)."""
     if file_name not in STATIC_FILES:
         return Response(status_code=404)
     headers = {"Cache-Control": "public, max-age=3600"}

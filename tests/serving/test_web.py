@@ -132,6 +132,16 @@ def test_pages_redirect_to_signin_without_a_session(service: Service) -> None:
         assert response.headers["location"].startswith("/signin?next=%2F")
 
 
+def test_every_asset_a_page_links_is_served(service: Service) -> None:
+    """Stylesheet, script and icon of the layout: a browser asks for each (no 404)."""
+    client, _keys = service
+    page = client.get("/signin").text
+    assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', page)
+    assert {"/static/app.css", "/static/sort.js", "/static/favicon.svg"} <= set(assets)
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+
+
 def test_signin_sets_a_safe_cookie_and_signout_ends_it(service: Service) -> None:
     client, keys = service
     data = {"key": keys["worklist"], "csrf": _signin_csrf(client)}
