@@ -40,15 +40,11 @@ import argparse
 import asyncio
 import json
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -56,9 +52,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from servers import BIN, free_port, payrisk_serve, server  # noqa: E402  (bench/ is sys.path[0])
+
 END = date(2026, 11, 30)
 MODEL_URI = "models:/payment-risk@champion"
-BIN = Path(sys.executable).parent
 WARM_PASSES = 8  # warm-up passes of the "cache warm" phase (see run_phases)
 
 
@@ -100,69 +97,20 @@ def peer_payloads(facts: dict[str, str]) -> tuple[list[str], list[dict[str, Any]
     """Customers with open invoices, their feature rows as the peer takes them, the model."""
     import pandas as pd
 
+    from features.build import build_features
     from ledger.store import LedgerStore
     from models.pyfunc import load_payment_risk_model, signature_frame
-    from serving.scoring import features_for, open_invoice_rows
+    from serving.scoring import open_invoice_rows
 
     loaded = load_payment_risk_model(MODEL_URI, tracking_uri=facts["tracking_uri"])
     with LedgerStore.from_url(facts["database_url"]) as store:
         ledger = store.load()
-    features = features_for(ledger, open_invoice_rows(ledger, pd.Timestamp(END)))
+    features = build_features(ledger, open_invoice_rows(ledger, pd.Timestamp(END)))
     rows = signature_frame(features, loaded.card)
     split = json.loads(rows.to_json(orient="split", index=False))
     records = [{"columns": split["columns"], "data": [row]} for row in split["data"]]
     customers = sorted(set(features["customer_id"].astype(str)))
     return customers, records, (loaded, features)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def server(command: list[str], env: dict[str, str], ready_url: str, log: Path) -> Iterator[None]:
-    """Run ``command`` in its own process group until the block ends; wait for ``ready_url``."""
-    import httpx2 as httpx
-
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            command,
-            # mlflow runs `uvicorn` by name: the virtualenv's bin must be on PATH
-            env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", **env},
-            stdout=output,
-            stderr=output,
-            start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + 180
-            while time.monotonic() < deadline:
-                if process.poll() is not None:
-                    raise RuntimeError(f"{command[0]} exited early; see {log}")
-                try:
-                    if httpx.get(ready_url, timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.5)
-            else:
-                raise RuntimeError(f"{ready_url} not ready after 180 s; see {log}")
-            yield
-        finally:
-            _stop(process)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the process group we started, SIGKILL after 20 s."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 class _Connection:
@@ -423,17 +371,7 @@ def _payrisk(workdir: Path, facts: dict[str, str], port: int, cache_entries: int
         # a load test of one key: the per-key rate limit would answer 429 past 1,000/s
         "PAYRISK_RATE_LIMIT_PER_SECOND": "0",
     }
-    command = [
-        str(BIN / "payrisk"),
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "2",
-    ]
-    return server(command, env, f"http://127.0.0.1:{port}/readyz", workdir / log)
+    return server(payrisk_serve(port), env, f"http://127.0.0.1:{port}/readyz", workdir / log)
 
 
 def run_phases(

@@ -30,9 +30,6 @@ import argparse
 import asyncio
 import os
 import secrets
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,7 +44,8 @@ sys.path.insert(0, str(ROOT))
 
 BIN = Path(sys.executable).parent
 
-from soak_load import END, MIX, Tally, run_load  # noqa: E402  (bench/ is sys.path[0])
+from servers import free_port, payrisk_serve, server  # noqa: E402  (bench/ is sys.path[0])
+from soak_load import END, MIX, Tally, run_load  # noqa: E402
 
 TARGET_P99_SCORE_MS = 100.0
 TARGET_MEMORY_GROWTH = 0.10
@@ -171,46 +169,10 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> bool:
 @contextmanager
 def serving(env: dict[str, str], workdir: Path) -> Iterator[tuple[str, int]]:
     """``payrisk serve --workers 2`` on a free port until the block ends: (base URL, pid)."""
-    import httpx2 as httpx
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    command = [
-        str(BIN / "payrisk"),
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "2",
-    ]
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    with (workdir / "serve.log").open("w") as log:
-        process = subprocess.Popen(
-            command, env={**os.environ, **env}, stdout=log, stderr=log, start_new_session=True
-        )
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"payrisk serve is not ready; see {workdir / 'serve.log'}")
-            try:
-                if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
+    with server(payrisk_serve(port), env, f"{base_url}/readyz", workdir / "serve.log") as process:
         yield base_url, process.pid
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)  # the group this script started
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
 
 
 def _database(admin_url: str, name: str, create: bool) -> None:

@@ -53,9 +53,10 @@ def activity_arrays(context: Context) -> ActivityArrays:
     )
 
 
-def has_dispute_activities(activities: ActivityArrays) -> bool:
-    """Whether the ledger records disputes as activities (then the static flag is not used)."""
-    return bool(np.isin(activities.kind, DISPUTE_KINDS).any())
+def dispute_recording_customers(activities: ActivityArrays) -> np.ndarray:
+    """Codes of the customers whose disputes are recorded as activities (the static flag
+    is not used for them)."""
+    return np.unique(activities.customer_code[np.isin(activities.kind, DISPUTE_KINDS)])
 
 
 def _broken_promises(

@@ -78,10 +78,9 @@ def build_features(
     new frame in the rows' order (index 0..n-1): ``invoice_id``, ``customer_id``,
     ``as_of``, then ``FEATURE_NAMES`` -- numeric float64, categorical pandas string.
 
-    ``disputes_from_activities`` (default: whether this ledger has any dispute activity)
-    picks the source of the ``disputed`` feature. A caller that runs this per partition
-    should decide it once on the whole ledger (``ledger_has_dispute_activities``) and pass
-    it, so every partition agrees.
+    ``disputes_from_activities`` picks the source of the ``disputed`` feature: by default
+    per customer (``features.invoice.invoice_features``), which any split of the ledger
+    by customer agrees with.
     """
     context = build_context(ledger)
     points = build_points(context, rows)

@@ -6,7 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.activities import ActivityArrays, has_dispute_activities, invoice_dispute_open
+from features.activities import (
+    ActivityArrays,
+    dispute_recording_customers,
+    invoice_dispute_open,
+)
 from features.asof import EventTable, clean_amount
 from features.context import Context, Points
 from features.terms import normalize_terms, terms_days
@@ -43,8 +47,11 @@ def _flag(values: pd.Series, positions: np.ndarray) -> np.ndarray:
 def _disputed(
     context: Context, activities: ActivityArrays, points: Points, from_activities: bool | None
 ) -> np.ndarray:
-    if from_activities is None:
-        from_activities = has_dispute_activities(activities)
+    if from_activities is None:  # per customer: activities for those who record disputes so
+        recording = np.isin(points.customer_code, dispute_recording_customers(activities))
+        from_flag = _flag(context.ledger.invoices["disputed"], points.invoice_pos)
+        from_log = invoice_dispute_open(activities, points.invoice_pos, points.day)
+        return np.where(recording, from_log, from_flag)
     if from_activities:
         return invoice_dispute_open(activities, points.invoice_pos, points.day)
     return _flag(context.ledger.invoices["disputed"], points.invoice_pos)
@@ -69,8 +76,10 @@ def invoice_features(
     """Per row, the features of its own invoice at the row's day.
 
     ``disputes_from_activities``: where ``disputed`` comes from -- True: open dispute
-    activities at t; False: the invoice's static flag; None: activities if this ledger
-    has any dispute activity.
+    activities at t; False: the invoice's static flag; None: per customer, activities for a
+    customer with any dispute activity in the ledger, else the flag (a decision about one
+    customer's rows only, so per-customer partitions, a single customer's history sent for
+    scoring and the whole ledger all agree).
     """
     inv, frame, pos, day = context.invoices, context.ledger.invoices, points.invoice_pos, points.day
     amount = inv.amount[pos]

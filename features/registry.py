@@ -88,7 +88,7 @@ _INVOICE = (
         "invoice",
         "flag 0/1/NaN",
         "open dispute on this invoice at t from dispute_opened/resolved activities dated <= t;"
-        " if the ledger has no dispute activities at all, the invoice's static flag,"
+        " if the customer has no dispute activities at all, the invoice's static flag,"
         " taken as known at issue",
     ),
     _n("paperless", "invoice", "flag 0/1/NaN", "the invoice was sent electronically"),

@@ -9,10 +9,10 @@ reporting currency and the tier, ``models.rollup.RiskTiers``).
 
 Same numbers whatever the path. Stored mode (a customer's rows read from the database),
 stateless mode (the caller's rows) and the refresh (the whole ledger) all come here, and
-``build_features`` gives a customer's rows from that customer's data alone. The one
-ledger-wide choice of ``build_features`` -- whether the ``disputed`` feature comes from
-dispute activities -- is made per customer (does this customer have any?), so a
-customer's answer never depends on other customers' rows.
+``build_features`` gives a customer's rows from that customer's data alone (also where
+its ``disputed`` feature comes from: ``features.invoice``), so a customer's answer never
+depends on other customers' rows -- and training, monitoring and every engine build the
+same features.
 
 Customer reasons are the reasons of the customer's riskiest open invoice (largest open
 amount x P(> 30)), so each reason's value is one real invoice's value.
@@ -38,7 +38,6 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import ThreadpoolController
 
-from features.activities import DISPUTE_KINDS
 from features.build import build_features
 from ledger.errors import PayriskError
 from ledger.frames import Ledger
@@ -177,38 +176,6 @@ def open_invoice_rows(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
             "as_of": np.full(len(open_ids), day, dtype="datetime64[ns]"),
         }
     )
-
-
-def customers_with_dispute_activities(ledger: Ledger) -> set[str]:
-    """Customers whose activities record disputes (their ``disputed`` comes from those)."""
-    kinds = ledger.activities["kind"].astype("string").str.strip().str.lower()
-    disputing = ledger.activities.loc[kinds.isin(DISPUTE_KINDS).fillna(False), "customer_id"]
-    return set(disputing.dropna().astype(str))
-
-
-def features_for(ledger: Ledger, rows: pd.DataFrame) -> pd.DataFrame:
-    """``build_features`` for ``rows`` with the per-customer dispute source (module doc).
-
-    At most two vectorized calls (customers with and without dispute activities); the
-    result is in the rows' order, indexed 0..n-1.
-    """
-    disputing = customers_with_dispute_activities(ledger)
-    if not disputing or rows.empty:
-        return build_features(ledger, rows, disputes_from_activities=False)
-    invoices = ledger.invoices
-    positions = pd.Index(invoices["invoice_id"]).get_indexer(rows["invoice_id"])
-    customers = invoices["customer_id"].to_numpy(dtype=object)[positions]
-    from_activities = np.isin(customers, list(disputing)) & (positions >= 0)
-    if from_activities.all():
-        return build_features(ledger, rows, disputes_from_activities=True)
-    parts = [
-        build_features(ledger, rows[chosen], disputes_from_activities=flag).set_index(
-            pd.Index(np.flatnonzero(chosen))
-        )
-        for flag, chosen in ((True, from_activities), (False, ~from_activities))
-        if chosen.any()
-    ]
-    return pd.concat(parts).sort_index()
 
 
 _THREADPOOLS: list[ThreadpoolController] = []
@@ -363,7 +330,7 @@ def score_ledger(
         clock = now
 
     rows = open_invoice_rows(ledger, as_of)
-    features = features_for(ledger, rows)
+    features = build_features(ledger, rows)
     lap("features")
     with one_thread():
         matrix = _prepared(model, features)

@@ -134,8 +134,7 @@ def build_training_frame(
     ``cutoff`` defaults to ``data_cutoff_of(ledger, settings)``; rows have as_of <= it and
     labels are censored at it. Columns: ``ROW_KEY_COLUMNS``, ``FEATURE_NAMES``,
     ``DATE_COLUMNS``, ``training.labels.LABEL_COLUMNS`` and, with an oracle,
-    ``ORACLE_COLUMNS``. ``disputes_from_activities``: see ``build_features``; a caller
-    building one partition of a ledger passes the whole ledger's value.
+    ``ORACLE_COLUMNS``. ``disputes_from_activities``: see ``build_features``.
     """
     cutoff = data_cutoff_of(ledger, settings) if cutoff is None else pd.Timestamp(cutoff)
     buckets = buckets_from(settings)

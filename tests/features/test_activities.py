@@ -119,3 +119,17 @@ def test_disputed_falls_back_to_the_static_flag(kit) -> None:  # type: ignore[no
     assert features["disputed"].isna().tolist() == [False, True]
     assert features["paperless"].tolist() == [0.0, 1.0]
     assert features["days_since_last_contact"].isna().all()  # a1 is after t
+
+
+def test_disputed_source_is_chosen_per_customer(kit) -> None:  # type: ignore[no-untyped-def]
+    """c1 records disputes as activities, c2 only flags invoices: each keeps its own source,
+    so c2's answer is the same alone as beside c1 (a partition, a stateless history)."""
+    c1_invoice = kit.invoice("i1", "2024-01-01", "2024-01-31", disputed=True, customer="c1")
+    c2_invoice = kit.invoice("i2", "2024-01-01", "2024-01-31", disputed=True, customer="c2")
+    c1_dispute = kit.activity("a1", "2024-01-20", "dispute_opened", "i1", customer="c1")
+    both = kit.ledger([c1_invoice, c2_invoice], activities=[c1_dispute])
+    alone = kit.ledger([c2_invoice])
+    together = kit.features(both, ("i1", "2024-01-10"), ("i1", "2024-01-25"), ("i2", "2024-01-10"))
+    # c1: the activities (closed at 01-10 despite the flag, open at 01-25); c2: its flag.
+    assert together["disputed"].tolist() == [0.0, 1.0, 1.0]
+    assert kit.features(alone, ("i2", "2024-01-10"))["disputed"].tolist() == [1.0]

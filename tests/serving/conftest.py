@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import pandas as pd
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -27,6 +28,31 @@ from serving.app import create_app
 from serving.auth import SCOPES, create_key
 
 MODEL_NAME = "payment-risk"
+
+
+def stored_scores(as_of: str = "2026-03-01", reasons_he: list[Any] | None = None) -> pd.DataFrame:
+    """Three stored invoice scores (``ledger.scores_store`` columns) of customers C1-C3.
+
+    ``reasons_he``: the Hebrew reasons stored beside the English ones (default none).
+    """
+    reasons = {"method": "path", "en": [{"text": "paid late before"}], "he": reasons_he or []}
+    return pd.DataFrame(
+        {
+            "model_name": "payment-risk",
+            "model_version": "7",
+            "as_of": pd.Timestamp(as_of),
+            "invoice_id": ["I1", "I2", "I3"],
+            "customer_id": ["C1", "C2", "C3"],
+            "open_amount": [8000.0, 1000.0, 2000.0],
+            "currency": ["ILS", "USD", "USD"],
+            "bucket_probabilities": [{"on_time": 0.5}] * 3,
+            "p_late": [0.6, 0.5, 0.4],
+            "p_over_30": [0.5, 0.3, 0.1],
+            "expected_days_late": [10.0, 8.0, 3.0],
+            "predicted_payment_date": pd.Timestamp("2026-03-20"),
+            "reasons": [reasons] * 3,
+        }
+    )
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from serving.auth import create_key, revoke_key
 from serving.web import routes as web_routes
 from serving.web.i18n import Texts, catalog
 from serving.web.session import SESSION_COOKIE, cookie_secure
+from tests.serving.conftest import stored_scores
 
 TODAY = date(2026, 3, 1)
 
@@ -51,31 +52,6 @@ def _ledger() -> Ledger:
     return Ledger.from_frames(customers=customers, invoices=invoices)
 
 
-def _scores() -> pd.DataFrame:
-    reasons = {
-        "method": "path",
-        "en": [{"text": "paid late before"}],
-        "he": [{"text": "שילם באיחור בעבר"}],
-    }
-    return pd.DataFrame(
-        {
-            "model_name": "payment-risk",
-            "model_version": "7",
-            "as_of": pd.Timestamp("2026-03-01"),
-            "invoice_id": ["I1", "I2", "I3"],
-            "customer_id": ["C1", "C2", "C3"],
-            "open_amount": [8000.0, 1000.0, 2000.0],
-            "currency": ["ILS", "USD", "USD"],
-            "bucket_probabilities": [{"on_time": 0.5}] * 3,
-            "p_late": [0.6, 0.5, 0.4],
-            "p_over_30": [0.5, 0.3, 0.1],
-            "expected_days_late": [10.0, 8.0, 3.0],
-            "predicted_payment_date": pd.Timestamp("2026-03-20"),
-            "reasons": [reasons] * 3,
-        }
-    )
-
-
 Service = tuple[TestClient, dict[str, str]]
 
 
@@ -98,7 +74,7 @@ def service(
     assert isinstance(client.app, FastAPI)
     store = client.app.state.store
     store.upsert(_ledger())
-    write_scores(store, _scores())
+    write_scores(store, stored_scores(reasons_he=[{"text": "שילם באיחור בעבר"}]))
     keys = {
         "worklist": create_key(store, "manager", ["worklist"]).key,
         "score": create_key(store, "scorer", ["score"]).key,

@@ -20,6 +20,7 @@ from ledger.scores_store import write_scores
 from ledger.store import LedgerStore
 from payrisk.settings import Settings
 from serving.routes import worklist as worklist_routes
+from tests.serving.conftest import stored_scores
 
 TODAY = date(2026, 3, 1)
 
@@ -52,27 +53,6 @@ def _ledger() -> Ledger:
     return Ledger.from_frames(customers=customers, invoices=invoices)
 
 
-def _scores(as_of: str = "2026-03-01") -> pd.DataFrame:
-    reasons = {"method": "path", "en": [{"text": "paid late before"}], "he": []}
-    return pd.DataFrame(
-        {
-            "model_name": "payment-risk",
-            "model_version": "7",
-            "as_of": pd.Timestamp(as_of),
-            "invoice_id": ["I1", "I2", "I3"],
-            "customer_id": ["C1", "C2", "C3"],
-            "open_amount": [8000.0, 1000.0, 2000.0],
-            "currency": ["ILS", "USD", "USD"],
-            "bucket_probabilities": [{"on_time": 0.5}] * 3,
-            "p_late": [0.6, 0.5, 0.4],
-            "p_over_30": [0.5, 0.3, 0.1],
-            "expected_days_late": [10.0, 8.0, 3.0],
-            "predicted_payment_date": pd.Timestamp("2026-03-20"),
-            "reasons": [reasons] * 3,
-        }
-    )
-
-
 @pytest.fixture
 def service(
     service_settings: Callable[..., Settings],
@@ -91,7 +71,7 @@ def service(
     assert isinstance(client.app, FastAPI)
     store = client.app.state.store
     store.upsert(_ledger())
-    write_scores(store, _scores())
+    write_scores(store, stored_scores())
     return client, keys_for(client)
 
 

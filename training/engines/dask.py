@@ -5,7 +5,7 @@ must hold whole customers across all tables: a dataset written by ``payrisk gene
 --partitioned`` already does, any other is shuffled on ``customer_id`` first. Then each
 partition runs the very same ``training.dataset.build_training_frame`` (snapshots,
 ``features.build.build_features``, labels, oracle) via ``map_partitions``, with the
-facts that need the whole ledger (data cutoff, dispute source) decided once up front.
+facts that need the whole ledger (data cutoff, fingerprint) decided once up front.
 
 Training on that frame: ``training.engines.dask_training`` (``lightgbm.dask`` on the
 training period, calibration and evaluation on the collected later periods).
@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from features.build import ledger_has_dispute_activities
 from ledger.contract import TABLES
 from ledger.errors import PayriskError
 from ledger.frames import Ledger, empty_frame
@@ -54,12 +53,7 @@ class LedgerFacts:
 
     first_date: pd.Timestamp
     last_date: pd.Timestamp
-    disputes_from_activities: bool
     fingerprint: str
-
-
-def _has_disputes(activities: pd.DataFrame) -> pd.Series:
-    return pd.Series([ledger_has_dispute_activities(Ledger.from_frames(activities=activities))])
 
 
 def _row_hash_sum(frame: pd.DataFrame) -> pd.DataFrame:
@@ -81,7 +75,7 @@ def _fingerprint(parts: dict[str, pd.DataFrame]) -> str:
 
 
 def ledger_facts(frames: dict[str, dd.DataFrame], client: Client) -> LedgerFacts:
-    """First issue date, last fact date, the dispute source and a fingerprint, in one pass."""
+    """First issue date, last fact date and a fingerprint, in one pass."""
     invoices = frames["invoices"]
     last_candidates = [
         invoices["issue_date"].max(),
@@ -89,11 +83,10 @@ def ledger_facts(frames: dict[str, dd.DataFrame], client: Client) -> LedgerFacts
         frames["payments"]["payment_date"].max(),
         frames["activities"]["date"].max(),
     ]
-    disputes = frames["activities"].map_partitions(_has_disputes, meta=(None, "bool")).any()
     meta = pd.DataFrame({"rows": pd.Series(dtype="int64"), "hash": pd.Series(dtype="string")})
     hashes = [frames[name].map_partitions(_row_hash_sum, meta=meta) for name in LEDGER_TABLES]
-    futures = client.compute([invoices["issue_date"].min(), disputes, *hashes, *last_candidates])
-    first, has_disputes, *rest = client.gather(futures)
+    futures = client.compute([invoices["issue_date"].min(), *hashes, *last_candidates])
+    first, *rest = client.gather(futures)
     hash_parts = dict(zip(LEDGER_TABLES, rest[: len(LEDGER_TABLES)], strict=True))
     lasts = rest[len(LEDGER_TABLES) :]
     if pd.isna(first):
@@ -101,7 +94,6 @@ def ledger_facts(frames: dict[str, dd.DataFrame], client: Client) -> LedgerFacts
     return LedgerFacts(
         first_date=pd.Timestamp(first),
         last_date=pd.Timestamp(max(value for value in lasts if pd.notna(value))),
-        disputes_from_activities=bool(has_disputes),
         fingerprint=_fingerprint(hash_parts),
     )
 
@@ -145,7 +137,6 @@ def _partition_frame(
     *tables: pd.DataFrame,
     settings: TrainingSettings,
     cutoff: pd.Timestamp,
-    disputes_from_activities: bool,
     validate: bool,
     partition_info: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
@@ -160,13 +151,7 @@ def _partition_frame(
                 f"partition {number}: {len(report.rejections)} value(s) rejected", report
             )
     oracle = tables[4] if len(tables) > 4 else None
-    return build_training_frame(
-        ledger,
-        settings,
-        oracle=oracle,
-        cutoff=cutoff,
-        disputes_from_activities=disputes_from_activities,
-    )
+    return build_training_frame(ledger, settings, oracle=oracle, cutoff=cutoff)
 
 
 def training_frame_graph(
@@ -183,11 +168,7 @@ def training_frame_graph(
     inputs = [frames[name] for name in LEDGER_TABLES]
     if "oracle" in frames:
         inputs.append(frames["oracle"])
-    options = {
-        "settings": settings,
-        "cutoff": cutoff,
-        "disputes_from_activities": facts.disputes_from_activities,
-    }
+    options = {"settings": settings, "cutoff": cutoff}
     empty = [empty_frame(TABLES[name]) for name in LEDGER_TABLES]
     if "oracle" in frames:
         empty.append(frames["oracle"]._meta)

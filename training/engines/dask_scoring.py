@@ -16,23 +16,18 @@ if TYPE_CHECKING:
     from distributed import Client
 
 
-def _score_partition(
-    *tables: pd.DataFrame, stamp: ScoreStamp, disputes_from_activities: bool
-) -> pd.DataFrame:
+def _score_partition(*tables: pd.DataFrame, stamp: ScoreStamp) -> pd.DataFrame:
     """Scores of one partition (its four tables, whole customers); model cached per worker."""
     ledger = Ledger.from_frames(**dict(zip(LEDGER_TABLES, tables[:4], strict=True)))
-    return score_ledger(ledger, stamp, disputes_from_activities=disputes_from_activities)
+    return score_ledger(ledger, stamp)
 
 
 def score_dask(url: str, stamp: ScoreStamp, out_dir: Path, client: Client) -> int:
     """Score every open invoice of the dataset at ``url``; write partitioned Parquet; rows."""
     import dask.dataframe as dd
 
-    frames, facts = load_dataset(url, client)
-    options: dict[str, Any] = {
-        "stamp": stamp,
-        "disputes_from_activities": facts.disputes_from_activities,
-    }
+    frames, _facts = load_dataset(url, client)
+    options: dict[str, Any] = {"stamp": stamp}
     meta = _score_partition(*(empty_frame(TABLES[name]) for name in LEDGER_TABLES), **options)
     scores = dd.map_partitions(
         _score_partition,

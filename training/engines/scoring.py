@@ -60,14 +60,11 @@ def score_columns(loaded: LoadedModel) -> list[str]:
     return [*STAMP_COLUMNS, *INVOICE_COLUMNS, *outputs]
 
 
-def score_ledger(
-    ledger: Ledger, stamp: ScoreStamp, *, disputes_from_activities: bool | None = None
-) -> pd.DataFrame:
+def score_ledger(ledger: Ledger, stamp: ScoreStamp) -> pd.DataFrame:
     """One row per invoice open at ``stamp.as_of``: the stamp, the invoice, the model outputs.
 
     Outputs: bucket probabilities ``p_<bucket>``, ``p_late``, ``p_over_<edge>``,
     ``expected_days_late`` (days) and ``predicted_payment_date``.
-    ``disputes_from_activities``: decided once on the whole ledger (``build_features``).
     """
     loaded = cached_model(stamp.model_uri, stamp.tracking_uri)
     rows = open_invoice_rows(ledger, stamp.as_of)
@@ -78,7 +75,7 @@ def score_ledger(
             {name: pd.Series(dtype="float64") for name in output_columns(loaded.card.buckets)}
         ).assign(predicted_payment_date=pd.Series(dtype="datetime64[ns]"))
     else:
-        features = build_features(ledger, rows, disputes_from_activities=disputes_from_activities)
+        features = build_features(ledger, rows)
         outputs = loaded.model.predict_frame(
             model_frame(features, loaded.card), rows["as_of"], invoices["due_date"]
         ).reset_index(drop=True)
