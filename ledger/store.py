@@ -4,17 +4,18 @@ SQLite (the embedded default) and PostgreSQL, through SQLAlchemy Core. Writes ar
 ``INSERT ... ON CONFLICT (key) DO UPDATE`` in one transaction for all four tables, so
 an upsert is idempotent by primary key and all-or-nothing. Reads go straight into
 columns (no ORM objects) and come back in canonical dtypes, ordered by primary key.
+Every operation first checks the schema revision (once per store) and says what to run
+when it is behind.
+
+Opening the database (URL checks, the engine and its timeouts) is ``ledger.store_engine``;
+the errors are ``ledger.store_errors``. Both are re-exported here, the path callers use.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,126 +30,34 @@ from ledger.db_schema import (
     parameter_chunks,
     upsert_statement,
 )
-from ledger.errors import PayriskError
 from ledger.frames import Ledger, conform
+from ledger.store_engine import (
+    SQLITE_BEGIN_OPTION,
+    ConnectionLimits,
+    create_store_engine,
+    masked_url,
+    parse_url,
+)
+from ledger.store_errors import SchemaOutOfDate, StoreError, StoreUnavailable
 
-SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+__all__ = [
+    "ConnectionLimits",
+    "LedgerStore",
+    "SchemaOutOfDate",
+    "StoreError",
+    "StoreUnavailable",
+    "create_store_engine",
+    "masked_url",
+]
 
-# Seconds before an unreachable PostgreSQL server is reported, unless the URL says otherwise.
-_CONNECT_TIMEOUT_SECONDS = 10
-# Seconds a request waits for a free pooled connection (SQLAlchemy's default).
-_POOL_TIMEOUT_SECONDS = 30.0
 # Any constant shared by every payrisk process: serializes concurrent `migrate()` calls.
 _MIGRATION_LOCK_KEY = 0x7061_7972_6973_6B  # "payrisk"
-# SQLite writers take the write lock at BEGIN: a reader that turns writer mid-transaction
-# fails at once with "database is locked" instead of waiting its turn.
-_SQLITE_BEGIN_OPTION = "payrisk_sqlite_begin"
 # Bound parameters per IN (...) lookup: far below every driver's limit.
 _IDS_PER_LOOKUP = 500
 
 
-class StoreError(PayriskError):
-    """The ledger database cannot do what was asked (bad URL, bad data for the schema)."""
-
-
-class StoreUnavailable(StoreError):
-    """The database cannot be reached or opened."""
-
-
-class SchemaOutOfDate(StoreError):
-    """The database's schema revision is not the one this version of payrisk uses."""
-
-
-def masked_url(url: str | sa.URL) -> str:
-    """The URL as text with its password replaced by ``***``."""
-    parsed = url if isinstance(url, sa.URL) else sa.make_url(url)
-    return parsed.render_as_string(hide_password=True)
-
-
-def _parse_url(url: str) -> sa.URL:
-    try:
-        parsed = sa.make_url(url)
-    except sa.exc.ArgumentError as error:
-        raise StoreError(f"cannot parse database URL {url!r}: {error}") from error
-    if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
-        raise StoreError(
-            f"database URL {masked_url(parsed)} uses {parsed.get_backend_name()!r}; "
-            f"payrisk supports {' and '.join(SUPPORTED_BACKENDS)}"
-        )
-    return parsed
-
-
-def _sqlite_file(url: sa.URL) -> Path | None:
-    database = url.database
-    if not database or database == ":memory:" or url.query.get("uri"):
-        return None
-    return Path(database)
-
-
-def _configure_sqlite(engine: sa.Engine, url: sa.URL) -> None:
-    database_file = _sqlite_file(url)
-
-    @sa.event.listens_for(engine, "do_connect")
-    def _create_folder(*_: object) -> None:
-        if database_file is not None:
-            database_file.parent.mkdir(parents=True, exist_ok=True)
-
-    @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: object) -> None:
-        # sqlite3 leaves foreign keys off, and opens transactions only before DML;
-        # taking BEGIN over makes DDL (migrations) and reads transactional too.
-        dbapi_connection.execute("PRAGMA foreign_keys=ON")
-        dbapi_connection.isolation_level = None
-
-    @sa.event.listens_for(engine, "begin")
-    def _on_begin(connection: sa.Connection) -> None:
-        mode = connection.get_execution_options().get(_SQLITE_BEGIN_OPTION, "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
-
-
-@dataclass(frozen=True)
-class ConnectionLimits:
-    """How long the store waits on PostgreSQL, in seconds (SQLite ignores these).
-
-    ``connect_timeout_seconds``: to open a connection (whole seconds, at least 1);
-    ``statement_timeout_seconds``: per statement, enforced by the server (None: no limit);
-    ``pool_timeout_seconds``: for a free pooled connection.
-    """
-
-    connect_timeout_seconds: float = _CONNECT_TIMEOUT_SECONDS
-    statement_timeout_seconds: float | None = None
-    pool_timeout_seconds: float = _POOL_TIMEOUT_SECONDS
-
-
-def create_store_engine(url: str, limits: ConnectionLimits | None = None) -> sa.Engine:
-    """An engine for the ledger database with payrisk's connection settings; connects lazily.
-
-    SQLite: foreign keys enforced, real transactions, the file's folder created on the
-    first connection. PostgreSQL: the ``limits`` (a connect timeout so an unreachable server
-    fails fast, a server-side statement timeout so a stuck query cannot hold a request
-    forever), and a liveness check of each pooled connection before use, so a restarted
-    server costs no failed request.
-    """
-    limits = limits if limits is not None else ConnectionLimits()
-    parsed = _parse_url(url)
-    connect_args: dict[str, Any] = {}
-    is_sqlite = parsed.get_backend_name() == "sqlite"
-    if not is_sqlite and "connect_timeout" not in parsed.query:
-        # libpq takes whole seconds and treats 1 as 2; never 0 (that means "wait forever").
-        connect_args["connect_timeout"] = max(1, math.ceil(limits.connect_timeout_seconds))
-    if not is_sqlite and limits.statement_timeout_seconds is not None:
-        milliseconds = max(1, round(limits.statement_timeout_seconds * 1000))
-        connect_args["options"] = f"-c statement_timeout={milliseconds}"
-    engine_options: dict[str, Any] = {}
-    if not is_sqlite:
-        engine_options = {"pool_pre_ping": True, "pool_timeout": limits.pool_timeout_seconds}
-    engine = sa.create_engine(parsed, connect_args=connect_args, **engine_options)
-    if is_sqlite:
-        _configure_sqlite(engine, parsed)
-    return engine
-
-
 def _check_keys(table: Table, frame: pd.DataFrame) -> None:
+    """Refuse empty or repeated keys up front, naming them: one upsert cannot hold both rows."""
     keys = frame[table.key]
     if keys.isna().any():
         rows = np.flatnonzero(keys.isna().to_numpy())[:5].tolist()
@@ -165,7 +74,7 @@ class LedgerStore:
     """The ledger database at one URL. Construction never connects; the engine is lazy."""
 
     def __init__(self, url: str, limits: ConnectionLimits | None = None) -> None:
-        self._url = _parse_url(url)
+        self._url = parse_url(url)
         self._limits = limits
         self._engine: sa.Engine | None = None
         self._schema_is_current = False
@@ -215,7 +124,7 @@ class LedgerStore:
             if isolation_level is not None:
                 connection.execution_options(isolation_level=isolation_level)
             if writes:
-                connection.execution_options(**{_SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+                connection.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
             try:
                 transaction = connection.begin()  # SQLite: waits for, or fails on, a lock
             except sa.exc.OperationalError as error:
@@ -280,6 +189,9 @@ class LedgerStore:
         with self._transaction(writes=True) as connection:
             self._check_schema(connection)
             for name, table in TABLES.items():
+                counts[name] = len(frames[name])
+                if frames[name].empty:
+                    continue  # nothing to send (a single-row upsert leaves three empty)
                 statement = upsert_statement(table, self.dialect_name)
                 # Rows locked in key order: concurrent upserts of overlapping rows wait for
                 # each other instead of deadlocking.
@@ -292,7 +204,6 @@ class LedgerStore:
                         f"{name}: the database refused the rows ({str(error.orig).strip()}); "
                         "nothing was written"
                     ) from error
-                counts[name] = len(frames[name])
         return counts
 
     def load(self) -> Ledger:

@@ -2,26 +2,24 @@
 
 ``PaymentRiskModel`` follows scikit-learn's estimator conventions (``__init__`` only
 stores parameters, learned attributes end in ``_``, ``fit`` returns ``self``), so
-``sklearn.base.clone`` works on it.
+``sklearn.base.clone`` works on it. The class stays here, at ``models.estimator``:
+``joblib`` pickles it by that path into every logged model (``models.pyfunc``).
 
 * Training: LightGBM multiclass on the buckets of ``LateBuckets``, early stopping on
   the validation period (multi log loss, rows with an exact bucket), then an
   ``OrdinalCalibrator`` fitted on that same validation period, right-censored rows
   included (``y_val_exact``): each calibration step uses every row whose own target is
-  known (see ``models.calibration``).
+  known (see ``models.calibration``). The checks of the rows, and the days late each
+  bucket stands for, are in ``models.training_data``.
 * Default calibration, chosen on earlier backtest folds of the demo ledger (never its
   final test): sigmoid, P(late) scaled not shifted (``calibration_shift_late=False``);
   why, and what lost (isotonic, a 6-month validation, split early stopping, pooled
   out-of-fold windows), in ``models.calibration``.
-* Categorical columns (any non-numeric dtype) get their levels learned at fit and are
-  passed to LightGBM as native categoricals (one column each, so one SHAP value per
-  feature); a level never seen at fit, or a missing value, is "missing" at predict.
-* Expected days late: each bucket stands for a number of days late learned at fit --
-  the mean of ``max(days_late, 0)`` over the training rows in that bucket when
-  ``days_late`` is given (rows whose days late is not known yet, e.g. an open invoice
-  already past an edge, are skipped), else ``LateBuckets.default_representative_days``.
-  The expected days late of a row is the probability-weighted mean of those values,
-  never less than the days already overdue at ``as_of``.
+* Inputs: ``prepare`` turns a feature frame into LightGBM's matrix, categorical columns
+  as native categoricals (``models.feature_matrix``).
+* Outputs: ``predict_frame`` turns the bucket probabilities into P(late), P(> edge),
+  expected days late and a predicted payment date (``models.prediction_columns``); the
+  customer roll-up and the risk tier live in ``models.rollup``.
 * Explanations: ``contributions`` gives per-feature pushes on the log-odds of "late"
   (exact TreeSHAP, or the fast path approximation); ``models.explain`` words them.
 * ``n_jobs`` is LightGBM's thread count: on a machine whose cores are busy, 1 thread
@@ -30,7 +28,6 @@ stores parameters, learned attributes end in ``_``, ``fit`` returns ``self``), s
 
 from __future__ import annotations
 
-import functools
 from typing import Literal
 
 import lightgbm as lgb
@@ -39,23 +36,25 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ledger.errors import PayriskError
 from models.buckets import LateBuckets
 from models.calibration import OrdinalCalibrator
 from models.explain import late_log_odds_contributions, path_contributions
+from models.feature_matrix import (
+    FeatureMismatchError,
+    feature_matrix,
+    is_categorical,
+    learn_category_levels,
+)
+from models.prediction_columns import prediction_columns
+from models.training_data import (
+    TrainingDataError,
+    check_training_data,
+    exact_mask,
+    learn_bucket_days,
+)
 
-
-class TrainingDataError(PayriskError):
-    """The rows given to ``fit`` cannot train a model (one class, no validation rows...)."""
-
-
-class FeatureMismatchError(PayriskError):
-    """The frame given to predict lacks columns the model was trained on, or has bad values."""
-
-
-def is_categorical(series: pd.Series) -> bool:
-    """True for a column the models treat as categorical: any non-numeric, non-bool dtype."""
-    return not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series))
+# Re-exported: callers import the model's errors and column test from here.
+__all__ = ["FeatureMismatchError", "PaymentRiskModel", "TrainingDataError", "is_categorical"]
 
 
 class PaymentRiskModel(ClassifierMixin, BaseEstimator):
@@ -108,15 +107,13 @@ class PaymentRiskModel(ClassifierMixin, BaseEstimator):
         ``days_late`` (optional, aligned with ``X``, NaN where unknown) sets the days
         each bucket stands for in the expected days late.
         """
-        y_train, y_valid = self._check_training_data(X, y, X_val, y_val)
-        exact = self._exact_mask(y_val_exact, y_valid.size)
+        self._check_params()
+        y_train, y_valid = check_training_data(self.buckets, X, y, X_val, y_val)
+        exact = exact_mask(y_val_exact, y_valid.size)
         self.feature_names_in_ = [str(name) for name in X.columns]
         self.n_features_in_ = len(self.feature_names_in_)
         self.categorical_features_ = [name for name in X.columns if is_categorical(X[name])]
-        self.category_levels_ = {
-            name: sorted(X[name].dropna().astype(str).unique().tolist())
-            for name in self.categorical_features_
-        }
+        self.category_levels_ = learn_category_levels(X, self.categorical_features_)
         self.classes_ = np.arange(self.buckets.n_classes)
         matrix_val = self._matrix(X_val)
         self.booster_ = self._train_booster(
@@ -125,7 +122,7 @@ class PaymentRiskModel(ClassifierMixin, BaseEstimator):
         self.best_iteration_ = int(
             self.booster_.best_iteration or self.booster_.current_iteration()
         )
-        self.bucket_days_ = self._learn_bucket_days(y_train, days_late)
+        self.bucket_days_ = learn_bucket_days(self.buckets, y_train, days_late)
         self.calibrator_ = None
         if self.calibration != "none":
             raw_val = self.predict_proba_uncalibrated(X_val)
@@ -133,21 +130,8 @@ class PaymentRiskModel(ClassifierMixin, BaseEstimator):
             self.calibrator_ = calibrator.fit(raw_val, y_valid, exact)
         return self
 
-    def _exact_mask(self, y_val_exact: np.ndarray | pd.Series | None, n_rows: int) -> np.ndarray:
-        if y_val_exact is None:
-            return np.ones(n_rows, dtype=bool)
-        exact = np.asarray(y_val_exact, dtype=bool)
-        if exact.shape != (n_rows,):
-            raise TrainingDataError(f"y_val_exact has {exact.size} values for {n_rows} rows")
-        if not exact.any():
-            raise TrainingDataError(
-                f"none of the {n_rows} validation rows has an exact bucket to early-stop on"
-            )
-        return exact
-
-    def _check_training_data(
-        self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame, y_val: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _check_params(self) -> None:
+        """Refuse a calibration setting that cannot work, before any data is looked at."""
         if self.calibration not in ("isotonic", "sigmoid", "none"):
             raise TrainingDataError(
                 f"calibration must be 'isotonic', 'sigmoid' or 'none', got {self.calibration!r}"
@@ -157,28 +141,6 @@ class PaymentRiskModel(ClassifierMixin, BaseEstimator):
                 "calibration_shift_late=False needs calibration 'sigmoid' (isotonic maps "
                 "cannot keep the level of P(late)); set it to True or use 'sigmoid'"
             )
-        y_train = np.asarray(y, dtype="int64")
-        y_valid = np.asarray(y_val, dtype="int64")
-        for name, frame, labels in (("training", X, y_train), ("validation", X_val, y_valid)):
-            if len(frame) == 0:
-                raise TrainingDataError(f"the {name} rows are empty: nothing to fit on")
-            if len(frame) != len(labels):
-                raise TrainingDataError(
-                    f"{name}: {len(frame)} feature rows but {len(labels)} labels"
-                )
-            bad = labels[(labels < 0) | (labels >= self.buckets.n_classes)]
-            if bad.size:
-                raise TrainingDataError(
-                    f"{name}: label {bad[0]} is not a bucket 0..{self.buckets.n_classes - 1}"
-                )
-        if np.unique(y_train).size < 2:
-            raise TrainingDataError(
-                f"all {y_train.size} training rows are in bucket "
-                f"{self.buckets.labels[y_train[0]]!r}; a model needs at least two classes"
-            )
-        if list(X_val.columns) != list(X.columns):
-            raise TrainingDataError("the validation rows do not have the training columns")
-        return y_train, y_valid
 
     def _train_booster(
         self, matrix: np.ndarray, y: np.ndarray, matrix_val: np.ndarray, y_val: np.ndarray
@@ -218,21 +180,6 @@ class PaymentRiskModel(ClassifierMixin, BaseEstimator):
             else [],
         )
 
-    def _learn_bucket_days(
-        self, y: np.ndarray, days_late: np.ndarray | pd.Series | None
-    ) -> np.ndarray:
-        bucket_days = self.buckets.default_representative_days()
-        if days_late is None:
-            return bucket_days
-        lateness = np.clip(np.asarray(days_late, dtype="float64"), 0, None)
-        if lateness.shape != y.shape:
-            raise TrainingDataError(f"days_late has {lateness.size} values for {y.size} rows")
-        for bucket in range(self.buckets.n_classes):
-            known = lateness[(y == bucket) & ~np.isnan(lateness)]
-            if known.size:
-                bucket_days[bucket] = known.mean()
-        return bucket_days
-
     # -- predicting ------------------------------------------------------------------
 
     def prepare(self, X: pd.DataFrame) -> np.ndarray:
@@ -242,22 +189,7 @@ class PaymentRiskModel(ClassifierMixin, BaseEstimator):
         and ``contributions`` to skip the conversion when one set of rows needs several.
         A level never seen at fit, or a missing value, is NaN ("missing").
         """
-        missing = [name for name in self.feature_names_in_ if name not in X.columns]
-        if missing:
-            raise FeatureMismatchError(f"the rows lack the model's feature columns {missing}")
-        matrix = np.empty((len(X), len(self.feature_names_in_)), dtype="float64")
-        for position, name in enumerate(self.feature_names_in_):
-            values = X[name]
-            if name in self.category_levels_:
-                codes = _levels_index(tuple(self.category_levels_[name])).get_indexer(
-                    values.astype("string")
-                )
-                matrix[:, position] = np.where(codes < 0, np.nan, codes)
-            elif values.dtype == np.float64:  # the feature builder's dtype: no conversion
-                matrix[:, position] = values.to_numpy()
-            else:
-                matrix[:, position] = _numeric_column(name, values)
-        return matrix
+        return feature_matrix(X, self.feature_names_in_, self.category_levels_)
 
     # the old name, kept for callers that reach for it
     _matrix = prepare
@@ -312,27 +244,10 @@ class PaymentRiskModel(ClassifierMixin, BaseEstimator):
         ``as_of``/``due_date`` align with ``X`` by position; ``matrix`` is ``prepare(X)``
         made beforehand (optional). Expected days late is at least the days already
         overdue at ``as_of``, so the predicted payment date (due date + expected days
-        late, rounded to whole days) is never before ``as_of``.
+        late, rounded to whole days) is never before ``as_of`` (``models.prediction_columns``).
         """
         proba = self.predict_proba(X, matrix=matrix)
-        columns: dict[str, np.ndarray] = {
-            f"p_{label}": proba[:, position] for position, label in enumerate(self.buckets.labels)
-        }
-        columns["p_late"] = self.buckets.p_late(proba)
-        for edge in self.buckets.edges_days:
-            if edge > 0:
-                columns[f"p_over_{edge}"] = self.buckets.p_over(proba, edge)
-        due = np.asarray(due_date, dtype="datetime64[ns]").astype("datetime64[D]")
-        as_of_days = np.asarray(as_of, dtype="datetime64[ns]").astype("datetime64[D]")
-        overdue_days = (as_of_days - due).astype("float64")
-        expected = np.fmax(proba @ self.bucket_days_, overdue_days)
-        columns["expected_days_late"] = expected
-        # NaN (no due date) -> NaT, like the timedelta arithmetic of pandas
-        late_days = np.round(expected)
-        shifted = due + np.where(np.isnan(late_days), 0, late_days).astype("timedelta64[D]")
-        columns["predicted_payment_date"] = np.where(
-            np.isnat(due) | np.isnan(late_days), np.datetime64("NaT"), shifted
-        ).astype("datetime64[ns]")
+        columns = prediction_columns(self.buckets, proba, self.bucket_days_, as_of, due_date)
         return pd.DataFrame(columns, index=X.index)
 
     def contributions(
@@ -362,20 +277,3 @@ class PaymentRiskModel(ClassifierMixin, BaseEstimator):
             np.asarray(raw, dtype="float64"), self.buckets.n_classes, self.n_features_in_
         )
         return pd.DataFrame(values, columns=self.feature_names_in_, index=X.index)
-
-
-# The customer roll-up and the risk tier live in ``models.rollup``.
-
-
-@functools.lru_cache(maxsize=256)
-def _levels_index(levels: tuple[str, ...]) -> pd.Index:
-    """A categorical feature's learned levels as an index (built once per level set)."""
-    return pd.Index(list(levels), dtype="string")
-
-
-def _numeric_column(name: str, values: pd.Series) -> np.ndarray:
-    """A non-float64 feature column as float64 (NaN for missing), or a clear error."""
-    try:
-        return pd.to_numeric(values).astype("float64").to_numpy(na_value=np.nan)
-    except (TypeError, ValueError) as error:
-        raise FeatureMismatchError(f"feature {name!r} must be numeric: {error}") from None

@@ -87,7 +87,7 @@ class Settings(BaseSettings):
         True, description="LocalCluster workers as processes (memory limits hold); false: threads"
     )
 
-    # Promotion gate (models/registry.py, `payrisk promote`)
+    # Promotion gate (models/promotion.py, `payrisk promote`)
     promotion_margin: float = Field(
         0.0, ge=0, description="ROC AUC P(late) the challenger must gain over the champion"
     )

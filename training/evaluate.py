@@ -26,6 +26,9 @@ which moved the realized Brier by as much as calibration changes it (see
 Confidence: row and positive counts sit beside the metrics, ROC AUCs get a 95%
 bootstrap interval resampling customers (rows of one customer are not independent),
 and a slice with fewer than ``small_sample_rows`` labeled rows yields a warning.
+
+The scores of each scorer are ``training.scorers``; the plot data and the feature
+importance are ``training.curves``. Their names are re-exported here.
 """
 
 from __future__ import annotations
@@ -35,13 +38,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_curve
 
-from features.registry import FEATURE_NAMES
 from models.buckets import LateBuckets
 from models.metrics import (
     brier,
-    calibration_curve,
     expected_calibration_error,
     late_amount_capture,
     multiclass_log_loss,
@@ -49,14 +49,29 @@ from models.metrics import (
     roc_auc,
     score_report,
 )
-from training.capture import DAILY_FRACTIONS, daily_capture_curve, daily_metrics
+from training.capture import DAILY_FRACTIONS, daily_metrics
 from training.confidence import bootstrap_auc_interval
+from training.curves import curves_for, feature_importance
+from training.scorers import ORACLE, TARGETS, Scores, row_targets, score_rows, take_rows
 
-ORACLE = "oracle"
+__all__ = [
+    "GAP",
+    "ORACLE",
+    "SLICES",
+    "TARGETS",
+    "Evaluation",
+    "EvaluationConfig",
+    "Scores",
+    "curves_for",
+    "evaluate",
+    "feature_importance",
+    "metrics_frame",
+    "sample_warnings",
+    "score_rows",
+]
+
 GAP = "gap_oracle_minus_model"
-TARGETS = ("late", "over_30")
 SLICES = ("all", "cold_start", "warm")
-_ROC_POINTS = 200
 
 
 @dataclass(frozen=True)
@@ -69,16 +84,6 @@ class EvaluationConfig:
     seed: int = 42
 
 
-@dataclass(frozen=True)
-class Scores:
-    """What one scorer says about each row; ``proba`` (bucket probabilities) may be None."""
-
-    p_late: np.ndarray
-    p_over_30: np.ndarray
-    priority: np.ndarray
-    proba: np.ndarray | None = None
-
-
 @dataclass
 class Evaluation:
     """The tidy metrics (scorer, slice, metric, value), curves for plots, and warnings."""
@@ -86,41 +91,6 @@ class Evaluation:
     metrics: pd.DataFrame
     curves: dict[str, pd.DataFrame] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-
-
-def _from_proba(proba: np.ndarray, priority: np.ndarray, buckets: LateBuckets) -> Scores:
-    return Scores(buckets.p_late(proba), buckets.p_over(proba, 30), priority, proba)
-
-
-def score_rows(
-    model: Any, baselines: dict[str, Any], rows: pd.DataFrame, buckets: LateBuckets
-) -> dict[str, Scores]:
-    """Scores of the model, the uncalibrated model, each baseline and (if present) the oracle."""
-    features = rows[list(FEATURE_NAMES)]
-    open_amount = np.nan_to_num(rows["open_amount"].to_numpy(dtype="float64", na_value=np.nan))
-    scores = {
-        "model": _from_proba(model.predict_proba(features), model.priority(features), buckets)
-    }
-    raw = model.predict_proba_uncalibrated(features)
-    scores["model_uncalibrated"] = _from_proba(raw, open_amount * buckets.p_over(raw, 30), buckets)
-    for name, baseline in baselines.items():
-        scores[name] = _from_proba(
-            baseline.predict_proba(features), baseline.priority(features), buckets
-        )
-    if "p_late_true" in rows.columns and rows["p_late_true"].notna().all():
-        p_over = rows["p_over_30_true"].to_numpy(dtype="float64")
-        scores[ORACLE] = Scores(
-            rows["p_late_true"].to_numpy(dtype="float64"), p_over, open_amount * p_over
-        )
-    return scores
-
-
-def _targets(rows: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Binary targets as float arrays, NaN where unknown; and the bucket."""
-    return {
-        name: rows[name].astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
-        for name in ("bucket", *TARGETS)
-    }
 
 
 def _binary_metrics(
@@ -170,7 +140,7 @@ def _scorer_metrics(
     rows: pd.DataFrame, scores: Scores, buckets: LateBuckets, config: EvaluationConfig
 ) -> dict[str, float]:
     """Every metric of one scorer on one slice (rows already restricted to the slice)."""
-    targets = _targets(rows)
+    targets = row_targets(rows)
     open_amount = np.nan_to_num(rows["open_amount"].to_numpy(dtype="float64", na_value=np.nan))
     if scores.proba is not None:
         values = score_report(
@@ -201,11 +171,6 @@ def _scorer_metrics(
     return values
 
 
-def _take(scores: Scores, mask: np.ndarray) -> Scores:
-    proba = None if scores.proba is None else scores.proba[mask]
-    return Scores(scores.p_late[mask], scores.p_over_30[mask], scores.priority[mask], proba)
-
-
 def _truth_distance(scores: Scores, truth: Scores) -> dict[str, float]:
     """Mean squared distance of P(late) and P(> 30) to the oracle's, over every row."""
     return {
@@ -224,9 +189,9 @@ def metrics_frame(
             continue  # an empty slice has no metrics; sample_warnings says so
         sliced = rows.loc[mask].reset_index(drop=True)
         for scorer, scored in scores.items():
-            values = _scorer_metrics(sliced, _take(scored, mask), buckets, config)
+            values = _scorer_metrics(sliced, take_rows(scored, mask), buckets, config)
             if ORACLE in scores and scorer != ORACLE:
-                values |= _truth_distance(_take(scored, mask), _take(scores[ORACLE], mask))
+                values |= _truth_distance(take_rows(scored, mask), take_rows(scores[ORACLE], mask))
             if slice_name == "all":
                 values |= daily_metrics(sliced, scored.priority)
             records += [(scorer, slice_name, metric, value) for metric, value in values.items()]
@@ -244,29 +209,6 @@ def _oracle_gap(frame: pd.DataFrame) -> pd.DataFrame:
     gap = (wide[ORACLE] - wide["model"]).dropna().rename("value").reset_index()
     gap = gap[~gap["metric"].str.startswith(("n_", "worklist_"))]
     return gap.assign(scorer=GAP)[list(frame.columns)]
-
-
-def _roc_points(target: np.ndarray, score: np.ndarray) -> pd.DataFrame:
-    known = ~np.isnan(target)
-    if np.unique(target[known]).size < 2:
-        return pd.DataFrame(columns=["fpr", "tpr"])
-    fpr, tpr, _ = roc_curve(target[known], score[known])
-    keep = np.unique(np.linspace(0, fpr.size - 1, min(fpr.size, _ROC_POINTS)).round().astype(int))
-    return pd.DataFrame({"fpr": fpr[keep], "tpr": tpr[keep]})
-
-
-def curves_for(rows: pd.DataFrame, scores: dict[str, Scores]) -> dict[str, pd.DataFrame]:
-    """Plot data, long format with a ``scorer`` column: ``roc``, ``calibration``, ``capture``."""
-    targets = _targets(rows)
-    parts: dict[str, list[pd.DataFrame]] = {"roc": [], "calibration": [], "capture": []}
-    for scorer, scored in scores.items():
-        for target in TARGETS:
-            score = scored.p_late if target == "late" else scored.p_over_30
-            labels = {"scorer": scorer, "target": target}
-            parts["roc"].append(_roc_points(targets[target], score).assign(**labels))
-            parts["calibration"].append(calibration_curve(targets[target], score).assign(**labels))
-        parts["capture"].append(daily_capture_curve(rows, scored.priority).assign(scorer=scorer))
-    return {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}
 
 
 def sample_warnings(metrics: pd.DataFrame, config: EvaluationConfig, where: str) -> list[str]:
@@ -288,17 +230,6 @@ def sample_warnings(metrics: pd.DataFrame, config: EvaluationConfig, where: str)
                 f"P(late) {auc:.3f}, 95% interval {low:.3f}-{high:.3f}"
             )
     return warnings
-
-
-def feature_importance(model: Any) -> pd.DataFrame:
-    """Total gain per feature, largest first: ``feature, gain, gain_share, splits``."""
-    booster = model.booster_
-    gain = booster.feature_importance(importance_type="gain", iteration=model.best_iteration_)
-    splits = booster.feature_importance(importance_type="split", iteration=model.best_iteration_)
-    frame = pd.DataFrame({"feature": booster.feature_name(), "gain": gain, "splits": splits})
-    frame["gain_share"] = frame["gain"] / frame["gain"].sum() if frame["gain"].sum() else 0.0
-    frame = frame.sort_values(["gain", "feature"], ascending=[False, True], ignore_index=True)
-    return frame[["feature", "gain", "gain_share", "splits"]]
 
 
 def evaluate(

@@ -1,8 +1,8 @@
 """The run's report files: plots as PNG (ROC, calibration, capture, importance), tables.
 
-Input is the long-format plot data of ``training.evaluate.curves_for`` (a ``scorer``
+Input is the long-format plot data of ``training.curves.curves_for`` (a ``scorer``
 column, and ``target`` = ``late`` / ``over_30`` for ROC and calibration) and the
-importance table of ``training.evaluate.feature_importance``. Figures are drawn on
+importance table of ``training.curves.feature_importance``. Figures are drawn on
 matplotlib's Agg canvas directly: no pyplot, no global backend, no display needed.
 Tables: the tidy metrics and the rest as CSV, and a Markdown report with the headline
 table (scorers x headline metrics), also what `payrisk train` prints.

@@ -10,13 +10,17 @@ is deleted and ``challenger`` is put back.
 
 Metric names: ``test.<scorer>.<metric>`` (slice ``all``), ``test.<slice>.<scorer>.<metric>``
 (``cold_start``, ``warm``), ``backtest.<data cutoff>.<scorer>.<metric>``.
+
+Re-scoring saved models on the current ledger (the gate, ``payrisk evaluate``) is
+``training.rescore``; its names are re-exported here for the callers that import them
+from this module.
 """
 
 from __future__ import annotations
 
 import re
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,8 +28,6 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
-from features.registry import FEATURE_NAMES
-from ledger.frames import Ledger
 from models.buckets import LateBuckets
 from models.pyfunc import feature_code_version, log_pyfunc_model, make_card, payrisk_version
 from models.registry import (
@@ -38,19 +40,26 @@ from models.registry import (
     set_alias,
     tracking_uri_set,
 )
-from training.configs import evaluation_config_from, split_config_from
-from training.dataset import (
-    TrainingSettings,
-    buckets_from,
-    build_training_frame,
-    data_cutoff_of,
-    ledger_date_range,
-)
-from training.evaluate import evaluate
 from training.model_card import SLICES_FILE, publish_model_card
-from training.pipeline import BASELINES
 from training.plots import write_plots, write_tables
-from training.split import SplitPlan, plan_split, split_frame
+from training.rescore import EvaluationPeriod, latest_test_period, model_metrics, rescore
+
+__all__ = [
+    "SERVER_SCHEMES",
+    "TAG_PREFIX",
+    "EvaluationPeriod",
+    "RunInfo",
+    "TrackingSettings",
+    "ensure_experiment",
+    "flat_backtest_metrics",
+    "flat_test_metrics",
+    "latest_test_period",
+    "log_training_run",
+    "metric_name",
+    "model_metrics",
+    "rescore",
+    "run_params",
+]
 
 TAG_PREFIX = "payrisk."
 SERVER_SCHEMES = ("http://", "https://", "databricks")
@@ -245,72 +254,3 @@ def _undo_registration(
     delete_version(client, name, version)
     if previous_challenger is not None:
         client.set_registered_model_alias(name, CHALLENGER_ALIAS, previous_challenger)
-
-
-# -- Re-scoring saved models on the current ledger (the gate, `payrisk evaluate`) ----------
-
-
-@dataclass(frozen=True)
-class EvaluationPeriod:
-    """The current ledger's latest out-of-time split, labeled, ready to score."""
-
-    splits: dict[str, pd.DataFrame]
-    plan: SplitPlan
-    buckets: LateBuckets
-
-    @property
-    def description(self) -> str:
-        """E.g. ``test as-of 2026-05-01..2026-07-31 (1234 rows)``."""
-        first, last = self.plan.bounds("test")
-        return f"test as-of {first:%Y-%m-%d}..{last:%Y-%m-%d} ({len(self.splits['test'])} rows)"
-
-
-def latest_test_period(
-    ledger: Ledger, settings: TrainingSettings, *, oracle: pd.DataFrame | None = None
-) -> EvaluationPeriod:
-    """Build the same split ``train`` would build on this ledger (features point in time)."""
-    buckets, config = buckets_from(settings), split_config_from(settings)
-    first_date, _ = ledger_date_range(ledger)
-    cutoff = data_cutoff_of(ledger, settings)
-    plan = plan_split(first_date, cutoff, config)
-    frame = build_training_frame(ledger, settings, oracle=oracle, cutoff=cutoff)
-    return EvaluationPeriod(split_frame(frame, plan, config, buckets), plan, buckets)
-
-
-def rescore(
-    model: Any,
-    period: EvaluationPeriod,
-    settings: TrainingSettings,
-    *,
-    with_baselines: bool = False,
-) -> pd.DataFrame:
-    """Tidy test metrics (``scorer, slice, metric, value``) of ``model`` on ``period``.
-
-    ``with_baselines`` refits the cheap baselines on the period's training rows.
-    No bootstrap intervals: the gate compares point values.
-    """
-    baselines: dict[str, Any] = {}
-    if with_baselines:
-        train, validation = (
-            period.splits[name].loc[period.splits[name]["bucket_known"]]
-            for name in ("train", "validation")
-        )
-        features, val_features = train[list(FEATURE_NAMES)], validation[list(FEATURE_NAMES)]
-        baselines = {
-            name: factory(buckets=period.buckets).fit(
-                features,
-                train["bucket"].to_numpy(dtype="int64"),
-                X_val=val_features,
-                y_val=validation["bucket"].to_numpy(dtype="int64"),
-            )
-            for name, factory in BASELINES.items()
-        }
-    config = replace(evaluation_config_from(settings), bootstrap_rounds=0)
-    test = period.splits["test"]
-    return evaluate(model, baselines, test, period.buckets, config, with_curves=False).metrics
-
-
-def model_metrics(metrics: pd.DataFrame, scorer: str = "model") -> dict[str, float]:
-    """``{metric: value}`` of one scorer on the slice ``all``."""
-    rows = metrics.loc[(metrics["scorer"] == scorer) & (metrics["slice"] == "all")]
-    return dict(zip(rows["metric"], rows["value"].astype("float64"), strict=True))

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from payrisk.commands._common import console, load_settings, user_errors
-from payrisk.commands.train import _prepare_stores
+from payrisk.commands._ledger_input import prepare_stores
 
 
 def model_card_command(
@@ -25,7 +25,7 @@ def model_card_command(
     with user_errors():
         from training.model_card import publish_model_card
 
-        client = _prepare_stores(settings)
+        client = prepare_stores(settings)
         card = publish_model_card(client, settings, str(version), out_dir=out_dir)
     where = f" and {out_dir}" if out_dir is not None else ""
     console.print(

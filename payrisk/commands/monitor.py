@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ledger.errors import PayriskError
 from payrisk.commands._common import console, load_settings, user_errors
-from payrisk.commands.train import DEFAULT_MODEL_URI
+from payrisk.commands._ledger_input import DEFAULT_MODEL_URI
 
 if TYPE_CHECKING:
     from training.monitoring.run import MonitorOutcome

@@ -13,8 +13,8 @@ import typer
 from rich.table import Table
 
 from payrisk.commands._common import console, load_settings, user_errors
+from payrisk.commands._ledger_input import LedgerOpt, OracleOpt, load_ledger, prepare_stores
 from payrisk.commands.audit import audit_store, cli_audited
-from payrisk.commands.train import LedgerOpt, OracleOpt, _load_ledger, _prepare_stores
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -88,11 +88,11 @@ def retrain_command(
         from training.retrain import retrain
         from training.retrain_record import history as read_history
 
-        client = _prepare_stores(settings)
+        client = prepare_stores(settings)
         if history:
             print_history(read_history(client, settings))
             return
-        ledger, oracle = _load_ledger(settings, ledger_dir, oracle_dir)
+        ledger, oracle = load_ledger(settings, ledger_dir, oracle_dir)
         model_name = settings.registered_model_name
         with (
             audit_store() as store,

@@ -21,7 +21,7 @@ from payrisk.commands._engine import (
     check_engine,
     dataset_url,
 )
-from payrisk.commands.train import DEFAULT_MODEL_URI, LedgerOpt
+from payrisk.commands._ledger_input import DEFAULT_MODEL_URI, LedgerOpt
 
 if TYPE_CHECKING:
     from payrisk.settings import Settings
@@ -37,10 +37,10 @@ def _stamp(settings: Settings, model_uri: str, as_of: datetime) -> ScoreStamp:
     import pandas as pd
 
     from models.registry import resolve_model_uri
-    from payrisk.commands.train import _prepare_stores
+    from payrisk.commands._ledger_input import prepare_stores
     from training.engines.scoring import ScoreStamp, cached_model
 
-    version = resolve_model_uri(_prepare_stores(settings), model_uri)
+    version = resolve_model_uri(prepare_stores(settings), model_uri)
     pinned = model_uri if version is None else f"models:/{version.name}/{version.version}"
     cached_model(pinned, settings.resolved_tracking_uri)
     return ScoreStamp(
@@ -93,13 +93,13 @@ def score_batch_command(
 def _score_in_process(
     settings: Settings, stamp: ScoreStamp, out: Path, dataset: str | None, ledger_dir: Path | None
 ) -> int:
-    from payrisk.commands.train import _load_ledger
+    from payrisk.commands._ledger_input import load_ledger
     from training.engines.pandas import read_dataset, score_pandas
 
     if dataset is not None:
         ledger, _ = read_dataset(dataset)
     else:
-        ledger, _ = _load_ledger(settings, ledger_dir, None)
+        ledger, _ = load_ledger(settings, ledger_dir, None)
     return score_pandas(ledger, stamp, out)
 
 

@@ -1,21 +1,18 @@
 """`payrisk train`, `payrisk promote` and `payrisk evaluate`: the model's life cycle in MLflow.
 
 Heavy imports (pandas, LightGBM, MLflow) happen inside the commands, so `payrisk --help`
-stays fast.
+stays fast. Reading the ledger and opening MLflow are ``_ledger_input`` (shared with the
+other model commands), the printed tables ``_metrics_table``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich import box
-from rich.table import Table
 
-from ledger.errors import PayriskError
 from payrisk.commands._common import console, err_console, load_settings, user_errors
 from payrisk.commands._engine import (
     DatasetOpt,
@@ -24,123 +21,26 @@ from payrisk.commands._engine import (
     check_engine,
     dataset_url,
 )
+from payrisk.commands._ledger_input import (
+    DEFAULT_MODEL_URI,
+    LedgerOpt,
+    OracleOpt,
+    load_ledger,
+    prepare_stores,
+)
+from payrisk.commands._metrics_table import format_metric, print_metrics_table, print_splits
 from payrisk.commands.audit import audit_store, cli_audited, decision_detail
 
 if TYPE_CHECKING:
-    import pandas as pd
-
-    from ledger.frames import Ledger
     from payrisk.settings import Settings
 
-DEFAULT_MODEL_URI = "models:/payment-risk@champion"
-
-LedgerOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--ledger",
-        help="Read the ledger from this folder (CSV/Parquet) instead of the database.",
-        file_okay=False,
-    ),
+__all__ = [
+    "evaluate_command",
+    "print_metrics_table",
+    "promote_command",
+    "register",
+    "train_command",
 ]
-OracleOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--oracle-dir",
-        help="Folder with a generated ledger's oracle (default: LEDGER/truth if present).",
-        file_okay=False,
-    ),
-]
-
-
-class LedgerInputError(PayriskError):
-    """The ledger to train or evaluate on cannot be read as it is."""
-
-
-def _load_ledger(
-    settings: Settings, ledger_dir: Path | None, oracle_dir: Path | None
-) -> tuple[Ledger, pd.DataFrame | None]:
-    """The ledger (folder, else the configured database) and the oracle if there is one."""
-    from ledger.importer import LedgerSources, read_ledger
-    from ledger.store import LedgerStore
-    from ledger.synthetic import read_oracle
-
-    if ledger_dir is not None:
-        if not ledger_dir.is_dir():
-            raise LedgerInputError(f"--ledger {ledger_dir}: no such folder")
-        loaded = read_ledger(LedgerSources(directory=ledger_dir))
-        if not loaded.report.ok:
-            raise LedgerInputError(
-                f"--ledger {ledger_dir}: {len(loaded.report.rejections)} value(s) rejected; "
-                f"run `payrisk ledger validate {ledger_dir}` for the report"
-            )
-        ledger = loaded.ledger
-        if oracle_dir is None and (ledger_dir / "truth").is_dir():
-            oracle_dir = ledger_dir / "truth"
-    else:
-        database_file = settings.data_dir / "payrisk.db"
-        if settings.database_url is None and not database_file.exists():
-            raise LedgerInputError(
-                f"no ledger database at {database_file}: import a ledger first "
-                "(`payrisk ledger import DIR`) or pass --ledger DIR"
-            )
-        with LedgerStore.from_url(settings.resolved_database_url) as store:
-            ledger = store.load()
-    if oracle_dir is not None and not oracle_dir.is_dir():
-        raise LedgerInputError(f"--oracle-dir {oracle_dir}: no such folder")
-    return ledger, read_oracle(oracle_dir) if oracle_dir is not None else None
-
-
-def _prepare_stores(settings: Settings) -> Any:
-    """The checked MLflow client; the embedded store's folder is created on demand."""
-    from models.registry import open_registry
-
-    if settings.mlflow_tracking_uri is None:
-        settings.ensure_data_dir()
-    return open_registry(settings.resolved_tracking_uri)
-
-
-def _format(value: float) -> str:
-    return "—" if value is None or math.isnan(value) else f"{value:.3f}"
-
-
-def print_metrics_table(metrics: pd.DataFrame, title: str) -> None:
-    """The headline metrics, one row per scorer, as a rich table."""
-    from training.plots import headline_table
-
-    table_data = headline_table(metrics)
-    # Two-line headers and light borders keep 9 columns readable in 80 characters.
-    table = Table(
-        title=title,
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        padding=(0, 1),
-        collapse_padding=True,
-        pad_edge=False,
-    )
-    table.add_column("scorer", min_width=14)
-    for column in table_data.columns:
-        header = str(column).replace("@", " @").rsplit(" ", 1)
-        table.add_column("\n".join(header), justify="right", no_wrap=True)
-    for scorer, values in table_data.iterrows():
-        style = "bold" if scorer == "model" else None
-        table.add_row(str(scorer), *(_format(value) for value in values), style=style)
-    console.print(table)
-
-
-def _print_splits(split_summary: pd.DataFrame) -> None:
-    table = Table(title="Rows per split", title_justify="left")
-    for column in ("split", "as-of from", "as-of to", "rows", "labeled", "late share"):
-        table.add_column(column, justify="left" if column == "split" else "right")
-    for line in split_summary.to_dict("records"):
-        table.add_row(
-            str(line["split"]),
-            f"{line['as_of_from']:%Y-%m-%d}",
-            f"{line['as_of_to']:%Y-%m-%d}",
-            str(line["rows"]),
-            str(line["rows_bucket_known"]),
-            _format(line["late_share"]),
-        )
-    console.print(table)
 
 
 def train_command(
@@ -166,7 +66,7 @@ def train_command(
 
         check_engine(engine, scheduler)
         url = dataset_url(dataset, ledger_dir) if engine == "dask" else None
-        _prepare_stores(settings)
+        prepare_stores(settings)
         if url is not None:
             result = _train_on_dask(settings, url, scheduler)
         else:
@@ -174,7 +74,7 @@ def train_command(
         # Only a finished result is logged: a failure above registers nothing.
         with console.status("logging the run, the plots and the model to MLflow"):
             run = log_training_run(result, settings, engine=engine)
-    _print_splits(result.split_summary)
+    print_splits(result.split_summary)
     print_metrics_table(result.metrics, "Test period (out of time)")
     for warning in result.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
@@ -194,7 +94,7 @@ def _train_in_process(
     if dataset is not None:
         ledger, oracle = read_dataset(dataset)
     else:
-        ledger, oracle = _load_ledger(settings, ledger_dir, oracle_dir)
+        ledger, oracle = load_ledger(settings, ledger_dir, oracle_dir)
     console.print(
         f"training on {len(ledger.invoices)} invoices of {len(ledger.customers)} customers"
         + (" (with the oracle)" if oracle is not None else ""),
@@ -241,7 +141,7 @@ def promote_command(
     ):
         from models.registry import promote
 
-        client = _prepare_stores(settings)
+        client = prepare_stores(settings)
         decision = promote(
             client,
             settings.registered_model_name,
@@ -270,15 +170,15 @@ def _gate_evaluation(
 
     def evaluate(model_uri: str) -> dict[str, float]:
         from models.pyfunc import load_payment_risk_model
-        from training.tracking import latest_test_period, model_metrics, rescore
+        from training.rescore import latest_test_period, model_metrics, rescore
 
         if "period" not in cache:
-            ledger, _ = _load_ledger(settings, ledger_dir, None)
+            ledger, _ = load_ledger(settings, ledger_dir, None)
             cache["period"] = latest_test_period(ledger, settings)
             console.print(f"gate: scoring on {cache['period'].description}", highlight=False)
         loaded = load_payment_risk_model(model_uri, tracking_uri=settings.resolved_tracking_uri)
         metrics = model_metrics(rescore(loaded.model, cache["period"], settings))
-        console.print(f"gate: {model_uri} ROC AUC P(late) {_format(metrics['roc_auc_late'])}")
+        console.print(f"gate: {model_uri} ROC AUC P(late) {format_metric(metrics['roc_auc_late'])}")
         return metrics
 
     return evaluate
@@ -296,12 +196,12 @@ def evaluate_command(
     with user_errors():
         from models.pyfunc import feature_code_version, load_payment_risk_model
         from models.registry import resolve_model_uri
-        from training.tracking import latest_test_period, rescore
+        from training.rescore import latest_test_period, rescore
 
-        client = _prepare_stores(settings)
+        client = prepare_stores(settings)
         resolve_model_uri(client, model_uri)
         loaded = load_payment_risk_model(model_uri, tracking_uri=settings.resolved_tracking_uri)
-        ledger, oracle = _load_ledger(settings, ledger_dir, oracle_dir)
+        ledger, oracle = load_ledger(settings, ledger_dir, oracle_dir)
         period = latest_test_period(ledger, settings, oracle=oracle)
         metrics = rescore(loaded.model, period, settings, with_baselines=True)
     if loaded.card.feature_code_version != feature_code_version():
