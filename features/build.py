@@ -16,10 +16,12 @@ from features.activities import (
     ActivityArrays,
     activity_arrays,
     activity_features,
+    activity_kinds,
 )
 from features.asof import from_days, unique_points
+from features.columns import string_array
 from features.context import Context, Points, build_context, build_points
-from features.customer import credit_limits, customer_features, customer_master
+from features.customer import CustomerMaster, credit_limits, customer_features, customer_master
 from features.history import history_features
 from features.invoice import invoice_features
 from features.payments import effective_payments, payment_features
@@ -32,12 +34,11 @@ _Columns = dict[str, np.ndarray | pd.api.extensions.ExtensionArray]
 
 def ledger_has_dispute_activities(ledger: Ledger) -> bool:
     """Whether the ledger records disputes as activities (see ``build_features``)."""
-    kinds = ledger.activities["kind"].astype("string").str.strip().str.lower()
-    return bool(kinds.isin(DISPUTE_KINDS).any())
+    return bool(np.isin(activity_kinds(ledger.activities), DISPUTE_KINDS).any())
 
 
 def _customer_day_features(
-    context: Context, activities: ActivityArrays, master: pd.DataFrame, points: Points
+    context: Context, activities: ActivityArrays, master: CustomerMaster, points: Points
 ) -> _Columns:
     """Position, payment and activity features, once per distinct (customer, day)."""
     codes, days, inverse = unique_points(points.customer_code, points.day)
@@ -50,17 +51,15 @@ def _customer_day_features(
     return {name: values[inverse] for family in families for name, values in family.items()}
 
 
-def _assemble(ledger: Ledger, context: Context, points: Points, columns: _Columns) -> pd.DataFrame:
+def _assemble(context: Context, points: Points, columns: _Columns) -> pd.DataFrame:
     """The output frame: key columns, then the features in registry order and dtypes."""
     keys = {
-        "invoice_id": context.invoice_ids.array.take(points.invoice_pos),
-        "customer_id": ledger.invoices["customer_id"]
-        .astype("string")
-        .array.take(points.invoice_pos),
+        "invoice_id": context.invoice_ids.take(points.invoice_pos),
+        "customer_id": context.customer_ids.take(points.customer_code, allow_fill=True),
         "as_of": from_days(points.day),
     }
     ordered = {
-        name: pd.Series(columns[name], dtype="string", copy=False).array
+        name: string_array(columns[name])
         if name in CATEGORICAL_FEATURES
         else np.asarray(columns[name], dtype=np.float64)
         for name in FEATURE_NAMES
@@ -87,7 +86,7 @@ def build_features(
     activities = activity_arrays(context)
     master = customer_master(context)
     columns: _Columns = {
-        **invoice_features(context, activities, points, disputes_from_activities),
+        **invoice_features(context, activities, master, points, disputes_from_activities),
         **history_features(context, points),
         **_customer_day_features(context, activities, master, points),
         **customer_features(context, master, points),
@@ -96,4 +95,4 @@ def build_features(
         raise RuntimeError(
             f"features out of sync with the registry: {set(columns) ^ set(FEATURE_NAMES)}"
         )
-    return _assemble(ledger, context, points, columns)
+    return _assemble(context, points, columns)

@@ -6,14 +6,14 @@ family works on plain arrays and never re-parses a DataFrame.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
+from pandas.api.extensions import ExtensionArray
 
-from features.asof import FAR_DAY, NAT_DAY, to_days
+from features.asof import FAR_DAY, NAT_DAY, EventTable, to_days
+from features.columns import encode_strings, float_array, has_repeats, positions_in, string_array
 from ledger.errors import PayriskError
 from ledger.frames import Ledger
 from ledger.settlement import COVER_TOLERANCE_AMOUNT, settled_dates
@@ -21,15 +21,6 @@ from ledger.settlement import COVER_TOLERANCE_AMOUNT, settled_dates
 
 class FeatureInputError(PayriskError):
     """The ledger or the rows given to ``build_features`` cannot be used as they are."""
-
-
-def positions_in(values: pd.Series, unique_ids: pd.Index) -> np.ndarray:
-    """Position of each value in ``unique_ids`` (int64), -1 where absent or missing."""
-    # Arrow's hash lookup: several times faster than Index.get_indexer on string ids.
-    found = pc.index_in(
-        pa.array(values.astype("string").array), value_set=pa.array(unique_ids.array)
-    )
-    return pc.fill_null(found, -1).to_numpy().astype(np.int64)
 
 
 def require_days(table: str, column: str, days: np.ndarray) -> np.ndarray:
@@ -81,13 +72,19 @@ class Context:
     """Everything the feature families need, derived from one ledger."""
 
     ledger: Ledger
-    customer_ids: pd.Index
-    invoice_ids: pd.Index
+    customer_ids: ExtensionArray  # pandas string, unique
+    invoice_ids: ExtensionArray  # pandas string, unique, the ledger's invoice order
     invoices: InvoiceArrays
     payments: PaymentArrays
+    # Per table name ("customers", "activities", ...), each row's customer code.
+    table_customer_codes: dict[str, np.ndarray]
+    # Invoices as events on their issue day, per customer (invoice and customer families
+    # both read it; built at construction, see ``features.payments.EffectivePayments``).
+    issued: EventTable = field(init=False, repr=False)
 
-    def customer_codes(self, ids: pd.Series) -> np.ndarray:
-        return positions_in(ids, self.customer_ids)
+    def __post_init__(self) -> None:
+        table = EventTable(self.invoices.customer_code, self.invoices.issue_day)
+        object.__setattr__(self, "issued", table)  # frozen: set once, at construction
 
     def invoice_positions(self, ids: pd.Series) -> np.ndarray:
         return positions_in(ids, self.invoice_ids)
@@ -110,7 +107,7 @@ def _applied_sums(
 
 
 def _settled_dates(
-    invoices: pd.DataFrame, payments: pd.DataFrame, arrays: PaymentArrays
+    invoices: pd.DataFrame, payments: pd.DataFrame, arrays: PaymentArrays, amounts: np.ndarray
 ) -> pd.Series:
     """``ledger.settlement.settled_dates``, short-cut when no invoice without a paid date
     has applied payments reaching its amount: then only paid dates settle, and the
@@ -121,52 +118,57 @@ def _settled_dates(
     totals = np.bincount(
         arrays.invoice_pos[applied], weights=arrays.amount[applied], minlength=len(invoices)
     )
-    amounts = invoices["amount"].to_numpy(np.float64)
-    undated = invoices["paid_date"].isna().to_numpy(dtype=bool)
+    paid_dates = invoices["paid_date"]
+    undated = to_days(paid_dates) == NAT_DAY
     if not ((totals >= amounts - COVER_TOLERANCE_AMOUNT) & undated).any():
-        return invoices["paid_date"]
+        return paid_dates
     return settled_dates(invoices, payments)
 
 
-def _customer_ids(ledger: Ledger) -> pd.Index:
-    """Every customer id in any table, each once: the meaning of a customer code."""
-    tables = (ledger.customers, ledger.invoices, ledger.payments, ledger.activities)
-    ids = pd.concat([table["customer_id"] for table in tables], ignore_index=True)
-    return pd.Index(ids.dropna().unique()).astype("string")
+def _customer_codes(ledger: Ledger) -> tuple[ExtensionArray, dict[str, np.ndarray]]:
+    """Every customer id in any table, each once (the meaning of a customer code), and
+    each table's rows as customer codes."""
+    tables = ledger.tables()
+    ids, codes = encode_strings([table["customer_id"] for table in tables.values()])
+    return ids, dict(zip(tables, codes, strict=True))
 
 
 def build_context(ledger: Ledger) -> Context:
     """Arrays of the ledger; an invoice's settle day is ``ledger.settlement.settled_dates``."""
     invoices, payments = ledger.invoices, ledger.payments
-    customer_ids = _customer_ids(ledger)
-    invoice_ids = pd.Index(invoices["invoice_id"]).astype("string")
-    if not invoice_ids.is_unique:
-        duplicated = invoice_ids[invoice_ids.duplicated()].unique()[:5].tolist()
+    customer_ids, table_customer_codes = _customer_codes(ledger)
+    invoice_ids = string_array(invoices["invoice_id"])
+    if has_repeats(invoice_ids):
+        ids = pd.Index(invoice_ids)
+        duplicated = ids[ids.duplicated()].unique()[:5].tolist()
         raise FeatureInputError(f"invoice ids must be unique in the ledger; repeated: {duplicated}")
     payment_arrays = PaymentArrays(
-        customer_code=positions_in(payments["customer_id"], customer_ids),
+        customer_code=table_customer_codes["payments"],
         day=require_days("payments", "payment_date", to_days(payments["payment_date"])),
-        amount=payments["amount"].to_numpy(np.float64, na_value=0.0),
+        amount=float_array(payments["amount"], na_value=0.0),
         invoice_pos=positions_in(payments["invoice_id"], invoice_ids),
     )
     issue_day = require_days("invoices", "issue_date", to_days(invoices["issue_date"]))
-    settle_day = to_days(_settled_dates(invoices, payments, payment_arrays))
+    amount = invoices["amount"].to_numpy(np.float64)
+    settle_day = to_days(_settled_dates(invoices, payments, payment_arrays, amount))
     settle_day = np.where(settle_day == NAT_DAY, FAR_DAY, np.maximum(settle_day, issue_day))
     due_day = require_days("invoices", "due_date", to_days(invoices["due_date"]))
     paid_before_settle, paid_by_due, paid_through_settle = _applied_sums(
         invoices, payment_arrays, settle_day, due_day
     )
     invoice_arrays = InvoiceArrays(
-        customer_code=positions_in(invoices["customer_id"], customer_ids),
+        customer_code=table_customer_codes["invoices"],
         issue_day=issue_day,
         due_day=due_day,
         settle_day=settle_day,
-        amount=invoices["amount"].to_numpy(np.float64),
+        amount=amount,
         paid_before_settle=paid_before_settle,
         paid_by_due=paid_by_due,
         paid_through_settle=paid_through_settle,
     )
-    return Context(ledger, customer_ids, invoice_ids, invoice_arrays, payment_arrays)
+    return Context(
+        ledger, customer_ids, invoice_ids, invoice_arrays, payment_arrays, table_customer_codes
+    )
 
 
 def build_points(context: Context, rows: pd.DataFrame) -> Points:
@@ -174,9 +176,10 @@ def build_points(context: Context, rows: pd.DataFrame) -> Points:
     missing = [name for name in ("invoice_id", "as_of") if name not in rows.columns]
     if missing:
         raise FeatureInputError(f"rows need columns invoice_id and as_of; missing {missing}")
-    invoice_pos = context.invoice_positions(rows["invoice_id"])
-    unknown = rows["invoice_id"][invoice_pos < 0]
-    if len(unknown):
+    invoice_ids = rows["invoice_id"]
+    invoice_pos = context.invoice_positions(invoice_ids)
+    if (invoice_pos < 0).any():
+        unknown = invoice_ids[invoice_pos < 0]
         raise FeatureInputError(
             f"{len(unknown)} row(s) name invoices not in the ledger, e.g. {unknown.iloc[0]!r}"
         )

@@ -9,10 +9,10 @@ what is being predicted. Days late = settle day - due day; late means > 0.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from features.asof import FAR_DAY, EventTable, range_max, recent_values
 from features.context import Context, Points
+from features.grouped import group_cummax, group_cumsum
 
 _RECENT_COUNT = 4
 _SUMS = ("paid", "late", "amount", "late_amount", "days_late", "days_late_sq")
@@ -50,7 +50,7 @@ def _on_time_streaks(table: EventTable, days_late: np.ndarray) -> np.ndarray:
     group_start = np.zeros(len(late), dtype=bool)
     group_start[table.group_starts] = True
     segment = np.cumsum(late | group_start)
-    return pd.Series((~late).astype(np.float64)).groupby(segment).cumsum().to_numpy()
+    return group_cumsum((~late).astype(np.float64), segment)
 
 
 def _streak_without_own(
@@ -76,7 +76,8 @@ def _max_without_own(
 ) -> np.ndarray:
     if len(days_late) == 0:
         return np.full(len(stop), np.nan)
-    running_max = pd.Series(days_late).groupby(table.codes).cummax().to_numpy()
+    # Days late are differences of day numbers, whole in float64: an exact integer running max.
+    running_max = group_cummax(days_late.astype(np.int64), table.codes).astype(np.float64)
     result = np.where(stop > start, running_max[np.maximum(stop - 1, 0)], np.nan)
     # Only when the own invoice holds the maximum does leaving it out change anything.
     redo = np.flatnonzero(own_in & (days_late[np.maximum(own, 0)] >= result))

@@ -4,16 +4,19 @@ open), terms, where t falls relative to issue and due, calendar, currency, flags
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
+from pandas.api.extensions import ExtensionArray
 
 from features.activities import (
     ActivityArrays,
     dispute_recording_customers,
     invoice_dispute_open,
 )
-from features.asof import EventTable, clean_amount
+from features.asof import EventTable, clean_amount, from_days
+from features.columns import flag_array, string_array
 from features.context import Context, Points
-from features.terms import normalize_terms, terms_days
+from features.customer import CustomerMaster
+from features.grouped import prefix_medians
+from features.terms import terms_columns
 
 # "Issued at month end": within this many days of the month's last day, so billing runs
 # that fall on the last working day still count.
@@ -23,13 +26,10 @@ MONTH_END_DAYS = 3
 def _customer_median_amount(context: Context, points: Points) -> np.ndarray:
     """Median amount of the customer's invoices issued <= the row's day (its own included)."""
     inv = context.invoices
-    issued = EventTable(inv.customer_code, inv.issue_day)
-    amounts = pd.Series(inv.amount[issued.order])
-    running = amounts.groupby(issued.codes, sort=False).expanding().median()
-    # groupby().expanding() returns rows grouped by code; codes are sorted, so order holds.
-    running_median = running.to_numpy()
+    issued = context.issued
     stop = issued.upto(points.customer_code, points.day)
-    return running_median[stop - 1]
+    # A row's invoice is issued by its day, so each span [group start, stop) has an invoice.
+    return prefix_medians(inv.amount[issued.order], issued.codes, stop)
 
 
 def _paid_so_far(context: Context, points: Points) -> np.ndarray:
@@ -40,21 +40,18 @@ def _paid_so_far(context: Context, points: Points) -> np.ndarray:
     return table.total("amount", points.invoice_pos, points.day)
 
 
-def _flag(values: pd.Series, positions: np.ndarray) -> np.ndarray:
-    return values.astype("Float64").to_numpy(np.float64, na_value=np.nan)[positions]
-
-
 def _disputed(
     context: Context, activities: ActivityArrays, points: Points, from_activities: bool | None
 ) -> np.ndarray:
     if from_activities is None:  # per customer: activities for those who record disputes so
         recording = np.isin(points.customer_code, dispute_recording_customers(activities))
-        from_flag = _flag(context.ledger.invoices["disputed"], points.invoice_pos)
-        from_log = invoice_dispute_open(activities, points.invoice_pos, points.day)
-        return np.where(recording, from_log, from_flag)
+        if recording.all() or not recording.any():  # one source for every row (one customer)
+            return _disputed(context, activities, points, bool(recording.all()))
+        from_flag = _disputed(context, activities, points, False)
+        return np.where(recording, _disputed(context, activities, points, True), from_flag)
     if from_activities:
         return invoice_dispute_open(activities, points.invoice_pos, points.day)
-    return _flag(context.ledger.invoices["disputed"], points.invoice_pos)
+    return flag_array(context.ledger.invoices["disputed"], points.invoice_pos)
 
 
 def _calendar(issue_day: np.ndarray) -> dict[str, np.ndarray]:
@@ -70,9 +67,10 @@ def _calendar(issue_day: np.ndarray) -> dict[str, np.ndarray]:
 def invoice_features(
     context: Context,
     activities: ActivityArrays,
+    master: CustomerMaster,
     points: Points,
     disputes_from_activities: bool | None = None,
-) -> dict[str, np.ndarray | pd.api.extensions.ExtensionArray]:
+) -> dict[str, np.ndarray | ExtensionArray]:
     """Per row, the features of its own invoice at the row's day.
 
     ``disputes_from_activities``: where ``disputed`` comes from -- True: open dispute
@@ -85,7 +83,7 @@ def invoice_features(
     amount = inv.amount[pos]
     settled = inv.settle_day[pos] <= day
     paid = _paid_so_far(context, points)
-    currency = frame["currency"].astype("string").fillna(_customer_currency(context))
+    terms, terms_days = terms_columns(frame["terms"].array.take(pos), from_days(inv.issue_day[pos]))
     with np.errstate(divide="ignore", invalid="ignore"):
         return {
             "amount": amount,
@@ -93,19 +91,25 @@ def invoice_features(
             "log_amount": np.log1p(amount),
             "paid_share": np.where(settled, 1.0, np.clip(paid / amount, 0.0, 1.0)),
             "amount_vs_customer_median": amount / _customer_median_amount(context, points),
-            "terms": normalize_terms(frame["terms"]).array.take(pos),
-            "terms_days": terms_days(frame["terms"], frame["issue_date"])[pos],
+            "terms": terms,
+            "terms_days": terms_days,
             "days_to_due": (inv.due_day[pos] - day).astype(np.float64),
             "days_overdue": np.maximum(day - inv.due_day[pos], 0).astype(np.float64),
             "days_since_issue": (day - inv.issue_day[pos]).astype(np.float64),
-            **{name: values[pos] for name, values in _calendar(inv.issue_day).items()},
-            "currency": currency.array.take(pos),
+            **_calendar(inv.issue_day[pos]),
+            "currency": _currency(context, master, pos),
             "disputed": _disputed(context, activities, points, disputes_from_activities),
-            "paperless": _flag(frame["paperless"], pos),
+            "paperless": flag_array(frame["paperless"], pos),
         }
 
 
-def _customer_currency(context: Context) -> pd.Series:
-    """The customer's billing currency per invoice (for invoices that name none)."""
-    customers = context.ledger.customers.drop_duplicates("customer_id").set_index("customer_id")
-    return context.ledger.invoices["customer_id"].map(customers["currency"]).astype("string")
+def _currency(context: Context, master: CustomerMaster, positions: np.ndarray) -> ExtensionArray:
+    """The currency of the invoices at ``positions``, else their customer's billing currency."""
+    currency = string_array(context.ledger.invoices["currency"]).take(positions)
+    missing = np.flatnonzero(np.asarray(currency.isna()))
+    codes = context.invoices.customer_code[positions[missing]]
+    billed = codes >= 0  # an invoice without a customer id has no billing currency
+    if billed.any():
+        currency = currency.copy()
+        currency[missing[billed]] = master.texts("currency", codes[billed])
+    return currency

@@ -7,7 +7,7 @@ its ``paid_date`` with less applied than its amount is taken as paid in full on 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -29,12 +29,17 @@ class EffectivePayments:
     day: np.ndarray
     amount: np.ndarray
     partial: np.ndarray  # applied and smaller than its invoice
+    # Per customer: amount, applied (0/1) and partial (0/1) running sums. Built once, here
+    # (payment and promise features both read it), not lazily: functools.cached_property
+    # takes a lock shared by every instance on Python 3.11, which concurrent requests
+    # would queue on.
+    by_customer: EventTable = field(init=False, repr=False)
 
-    def by_customer(self) -> EventTable:
-        """Per customer: amount, applied (0/1) and partial (0/1) running sums."""
+    def __post_init__(self) -> None:
         applied = (self.invoice_pos >= 0).astype(np.float64)
         values = {"amount": self.amount, "applied": applied, "partial": self.partial}
-        return EventTable(self.customer_code, self.day, values)
+        table = EventTable(self.customer_code, self.day, values)
+        object.__setattr__(self, "by_customer", table)  # frozen: set once, at construction
 
     def by_invoice(self) -> EventTable:
         """Per invoice (codes = invoice positions): running sum of applied amounts."""
@@ -66,7 +71,7 @@ def payment_features(
     payments: EffectivePayments, codes: np.ndarray, days: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Per (customer code, day): payment recency, windowed amounts and partial share."""
-    table = payments.by_customer()
+    table = payments.by_customer
     last_90 = clean_amount(table.window_total("amount", codes, days, WINDOW_DAYS))
     previous_90 = clean_amount(
         table.window_total("amount", codes, days, WINDOW_DAYS, lag_days=WINDOW_DAYS)

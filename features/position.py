@@ -13,10 +13,10 @@ applied payments dated <= t. Each quantity is a running sum of dated deltas:
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from features.asof import FAR_DAY, EventTable, clean_amount
 from features.context import Context
+from features.grouped import group_cummax
 
 _NAMES = ("open_count", "open_amount", "overdue_count", "overdue_amount")
 
@@ -81,10 +81,12 @@ def _max_days_overdue(context: Context, codes: np.ndarray, days: np.ndarray) -> 
     """t - the earliest due date among invoices still open at t, when that is before t."""
     inv = context.invoices
     by_settle = EventTable(inv.customer_code, inv.settle_day)
-    due_sorted = inv.due_day[by_settle.order].astype(np.float64)
-    # Earliest due date among a customer's invoices settled at or after each position.
-    reversed_min = pd.Series(due_sorted[::-1]).groupby(by_settle.codes[::-1]).cummin()
-    earliest_due_from = reversed_min.to_numpy()[::-1]
+    due_sorted = inv.due_day[by_settle.order]
+    # Earliest due date among a customer's invoices settled at or after each position: a
+    # running min from the end, i.e. minus the running max of minus the days (codes negated
+    # so that they ascend in the reversed order).
+    reversed_min = -group_cummax(-due_sorted[::-1], -by_settle.codes[::-1])
+    earliest_due_from = reversed_min[::-1].astype(np.float64)
     first_open = by_settle.upto(codes, days)
     has_open = first_open < by_settle.end(codes)
     earliest_due = np.where(

@@ -14,7 +14,9 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from pandas.api.extensions import ExtensionArray
 
+from features.columns import STRING, string_array
 from ledger.errors import PayriskError
 
 TermsBasis = Literal["net", "eom"]
@@ -68,33 +70,56 @@ def _parse_or_none(text: str) -> Terms | None:
         return None
 
 
+@dataclass(frozen=True)
+class _Spellings:
+    """A terms column as codes into its distinct spellings (-1 when missing)."""
+
+    codes: np.ndarray
+    texts: list[str]
+
+    @classmethod
+    def of(cls, terms: pd.Series | ExtensionArray) -> _Spellings:
+        codes, uniques = pd.factorize(string_array(terms))
+        return cls(codes, [str(text) for text in uniques])
+
+    def normalized(self) -> ExtensionArray:
+        normalized = []
+        for text in self.texts:  # one parse per distinct spelling, not per invoice
+            parsed = _parse_or_none(text)
+            normalized.append(parsed.normalized if parsed else text.strip().lower())
+        return pd.array(normalized, dtype=STRING).take(self.codes, allow_fill=True)
+
+    def days(self, issue_dates: pd.Series | np.ndarray) -> np.ndarray:
+        parsed = [_parse_or_none(text) for text in self.texts]
+        # One extra entry at the end: what a missing value (code -1) gets.
+        nominal = np.array([spec.days if spec else np.nan for spec in parsed] + [np.nan])
+        is_eom = np.array([bool(spec and spec.basis == "eom") for spec in parsed] + [False])
+        issue = np.asarray(issue_dates, dtype="datetime64[ns]").astype("datetime64[D]")
+        month_end = (issue.astype("datetime64[M]") + 1).astype("datetime64[D]") - 1
+        to_month_end = (month_end - issue).astype(np.int64).astype(np.float64)
+        return nominal[self.codes] + np.where(is_eom[self.codes], to_month_end, 0.0)
+
+
 def normalize_terms(terms: pd.Series) -> pd.Series:
     """Normalized terms (``net30``, ``eom+60``) as pandas string; unrecognized terms keep
     their lower-cased, trimmed text (still a usable category); missing stays missing."""
-    texts = terms.astype("string")
-    unique_texts = texts.dropna().unique()
-    mapping = {}
-    for text in unique_texts:  # one parse per distinct spelling, not per invoice
-        parsed = _parse_or_none(text)
-        mapping[text] = parsed.normalized if parsed else str(text).strip().lower()
-    return texts.map(mapping).astype("string")
+    return pd.Series(_Spellings.of(terms).normalized(), index=terms.index, copy=False)
 
 
-def terms_days(terms: pd.Series, issue_dates: pd.Series) -> np.ndarray:
+def terms_days(
+    terms: pd.Series | ExtensionArray, issue_dates: pd.Series | np.ndarray
+) -> np.ndarray:
     """Credit days the terms grant from each issue date, float64; NaN if missing/unknown.
 
     ``netN`` -> N; ``eom+N`` -> days from the issue date to its month's last day, plus N.
     """
-    texts = terms.astype("string")
-    parsed = {text: _parse_or_none(text) for text in texts.dropna().unique()}
-    nominal = texts.map({t: p.days for t, p in parsed.items() if p}).astype("float64")
-    eom_texts = [
-        text
-        for text, terms_parsed in parsed.items()
-        if terms_parsed and terms_parsed.basis == "eom"
-    ]
-    is_eom = texts.isin(eom_texts).fillna(False).to_numpy(bool)
-    issue = np.asarray(issue_dates, dtype="datetime64[ns]").astype("datetime64[D]")
-    month_end = (issue.astype("datetime64[M]") + 1).astype("datetime64[D]") - 1
-    to_month_end = (month_end - issue).astype(np.int64).astype(np.float64)
-    return nominal.to_numpy(np.float64, na_value=np.nan) + np.where(is_eom, to_month_end, 0.0)
+    return _Spellings.of(terms).days(issue_dates)
+
+
+def terms_columns(
+    terms: pd.Series | ExtensionArray, issue_dates: pd.Series | np.ndarray
+) -> tuple[ExtensionArray, np.ndarray]:
+    """``normalize_terms`` (as a pandas string array) and ``terms_days``, from one pass
+    over the spellings."""
+    spellings = _Spellings.of(terms)
+    return spellings.normalized(), spellings.days(issue_dates)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+import pytest
 
+from features import grouped
 from features.asof import EventTable, range_max, recent_values, to_days, unique_points
+from features.grouped import group_cummax, group_cumsums, prefix_medians
 
 
 def test_totals_and_windows_match_brute_force() -> None:
@@ -65,3 +69,36 @@ def test_unique_points_round_trip() -> None:
     assert u_codes.tolist() == [0, 0, 1, 2]
     np.testing.assert_array_equal(u_codes[inverse], codes)
     np.testing.assert_array_equal(u_days[inverse], days)
+
+
+def test_group_cumsums_are_pandas_groupby_cumsums_bit_for_bit() -> None:
+    """Both the kernel and the public path: compensated sums, which np.cumsum is not."""
+    rng = np.random.default_rng(2)
+    codes = np.sort(rng.integers(0, 5, 400))
+    matrix = rng.lognormal(8, 1, (400, 3)).round(2)
+    matrix[rng.random((400, 3)) < 0.05] = np.nan
+    expected = pd.DataFrame(matrix).groupby(codes).cumsum().to_numpy()
+    np.testing.assert_array_equal(group_cumsums(matrix, codes), expected)
+    np.testing.assert_array_equal(grouped._public_cumsums(matrix, codes), expected)
+    plain = np.nancumsum(matrix[codes == codes[0]], axis=0)
+    assert not np.array_equal(plain, expected[codes == codes[0]])  # why it matters
+
+
+def test_group_cummax_restarts_at_each_code() -> None:
+    rng = np.random.default_rng(3)
+    codes = np.sort(rng.integers(-1, 6, 200))
+    values = rng.integers(-400, 400, 200)
+    expected = pd.Series(values).groupby(codes).cummax().to_numpy()
+    np.testing.assert_array_equal(group_cummax(values, codes), expected)
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_prefix_medians_match_pandas_running_medians(monkeypatch, direct: bool) -> None:  # type: ignore[no-untyped-def]
+    """Both ways (sorting the prefixes, pandas' running median) against pandas."""
+    monkeypatch.setattr(grouped, "_DIRECT_MEDIAN_VALUES", 10**9 if direct else 0)
+    rng = np.random.default_rng(4)
+    codes = np.sort(rng.integers(0, 4, 120))
+    values = rng.choice([10.0, 20.5, 33.3, 40.0, np.nan], 120)  # ties, even counts, NaN
+    running = pd.Series(values).groupby(codes).expanding().median().to_numpy()
+    stop = rng.integers(1, 121, 300)
+    np.testing.assert_array_equal(prefix_medians(values, codes, stop), running[stop - 1])

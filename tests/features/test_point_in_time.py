@@ -159,3 +159,36 @@ def test_a_subset_of_customers_gives_the_same_rows(kit) -> None:  # type: ignore
     expected = whole[whole["customer_id"].isin(customers)].reset_index(drop=True)
     assert 0 < len(subset) < len(whole)
     pd.testing.assert_frame_equal(subset, expected, check_exact=True)
+
+
+def _customer_alone(ledger: Ledger, customer_id: str) -> Ledger:
+    """One customer's rows of every table, as ``serving`` reads a stored customer."""
+    return Ledger(
+        **{
+            name: table[table["customer_id"] == customer_id].reset_index(drop=True)
+            for name, table in ledger.tables().items()
+        }
+    )
+
+
+def test_each_customer_alone_gives_its_rows_of_the_whole_ledger(kit) -> None:  # type: ignore[no-untyped-def]
+    """What stored-mode scoring relies on: a customer's features from its own rows alone
+    equal its rows of the all-customers call, with the default ``disputed`` source."""
+    ledger = _ledger(kit)
+    t = _t_of(ledger)
+    rows = pd.concat(
+        [_rows_at(ledger, t), _rows_at(ledger, t + pd.Timedelta(days=60))], ignore_index=True
+    )
+    whole = build_features(ledger, rows)
+    row_customer = whole["customer_id"].to_numpy(dtype=object)
+    pieces = []
+    for customer_id in ledger.customers["customer_id"]:
+        mine = np.flatnonzero(row_customer == customer_id)
+        alone = build_features(
+            _customer_alone(ledger, customer_id), rows.iloc[mine].reset_index(drop=True)
+        )
+        pieces.append(alone.set_axis(mine))
+    each = pd.concat(pieces).sort_index()
+    assert each.index.tolist() == list(range(len(whole)))  # every row built exactly once
+    assert whole["customer_id"].nunique() > 5
+    pd.testing.assert_frame_equal(each, whole, check_exact=True)
