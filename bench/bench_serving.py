@@ -14,9 +14,11 @@ Then the bench starts, one after the other on 127.0.0.1 and free ports,
 measures ``--repeat`` times each:
 
 (a) single-customer stored-mode scoring at concurrency 16: payrisk's
-    ``GET /v1/customers/{id}/risk`` (cache off: the customer's rows read from the
-    database, features, prediction and reasons as ``settings.score_reasons_method`` says,
-    path attributions by default; cache warm: one revision query, then the cached answer)
+    ``GET /v1/customers/{id}/risk`` (cache off: every request is computed -- the
+    customer's rows read from the database, features, prediction and reasons as
+    ``settings.score_reasons_method`` says, path attributions by default -- the misses a
+    worker has in flight together in one batch, ``serving.micro_batch``; cache warm: the
+    cached answer, after one revision query unless nothing was committed since)
     over every customer with an open invoice in turn, against the peer's ``/invocations``
     fed one row of already-computed features. "cache off" scores every request; "cache
     warm" has seen each customer before (same rows and as-of date: the answer is exact);
@@ -26,7 +28,9 @@ measures ``--repeat`` times each:
 (c) in process, the model's own prediction path (``predict_proba``, ``predict_frame``)
     against raw ``Booster.predict`` on the same rows (the matrix made beforehand).
 
-The table shows the median and, in brackets, min-max over the repeats. Both servers are
+The table shows the median and, in brackets, min-max over the repeats. ``cpu_ms`` is
+the server's CPU (user + system, all its processes, read from ``/proc``) per request of
+(a): on a shared machine it depends much less than requests/s on what else runs. Both servers are
 stopped at the end (their process groups, started here). Loopback only; every phase is
 bounded in requests and seconds. The load generator (a minimal asyncio HTTP/1.1 client,
 one keep-alive connection per concurrent caller, so that it takes little CPU) runs on the
@@ -52,7 +56,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from servers import BIN, free_port, payrisk_serve, server  # noqa: E402  (bench/ is sys.path[0])
+from servers import BIN, free_port, group_cpu_seconds, payrisk_serve, server  # noqa: E402  (bench/ is sys.path[0])
 
 END = date(2026, 11, 30)
 MODEL_URI = "models:/payment-risk@champion"
@@ -224,9 +228,15 @@ def _peer_call(records: list[dict[str, Any]]) -> Call:
     return call
 
 
-def measure_single(base: str, call: Call, args: argparse.Namespace) -> dict[str, float]:
-    """(a): ``args.requests`` calls at ``args.concurrency`` (bounded by ``args.max_seconds``)."""
-    return asyncio.run(_load(base, call, args.requests, args.concurrency, args.max_seconds))
+def measure_single(
+    base: str, call: Call, args: argparse.Namespace, group_id: int
+) -> dict[str, float]:
+    """(a): ``args.requests`` calls at ``args.concurrency`` (bounded by ``args.max_seconds``),
+    with the server's CPU milliseconds per request (its process group ``group_id``)."""
+    cpu_before = group_cpu_seconds(group_id)
+    run = asyncio.run(_load(base, call, args.requests, args.concurrency, args.max_seconds))
+    cpu_ms = 1000 * (group_cpu_seconds(group_id) - cpu_before) / max(1.0, run["requests"])
+    return run | {"cpu_ms": cpu_ms}
 
 
 def measure_refresh(base: str, key: str) -> dict[str, float]:
@@ -320,13 +330,13 @@ def report(results: dict[str, list[dict[str, float]]]) -> None:
         for label, phase, key, _, target in rows
     ]
     for phase, label in (("cold", "cache off"), ("warm", "cache warm")):
-        for key in ("p50_ms", "p99_ms"):
+        for key in ("p50_ms", "p99_ms", "cpu_ms"):
             target = "< 50" if key == "p99_ms" else ""
             table.append(
                 (
                     f"(a) payrisk, {label}: {key}",
-                    _spread(values(phase, key)),
-                    _spread(values("peer", key)),
+                    _spread(values(phase, key), 1 if key == "cpu_ms" else 0),
+                    _spread(values("peer", key), 1 if key == "cpu_ms" else 0),
                     "",
                     target,
                 )
@@ -401,17 +411,18 @@ def run_phases(
         {"MLFLOW_TRACKING_URI": facts["tracking_uri"]},
         f"http://127.0.0.1:{port}/ping",
         workdir / "mlflow-serve.log",
-    ):
+    ) as process:
         peer = f"http://127.0.0.1:{port}"
         call = _peer_call(records)
         asyncio.run(_load(peer, call, 2 * args.concurrency, args.concurrency, 30))  # warm-up
         for _ in range(args.repeat):
             batch = measure_peer_batches(peer, records, args.peer_batches)
-            results["peer"].append({**measure_single(peer, call, args), "batch_rows_per_s": batch})
+            single = measure_single(peer, call, args, process.pid)
+            results["peer"].append({**single, "batch_rows_per_s": batch})
     for phase, entries in (("cold", 0), ("warm", 100_000)):
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        with _payrisk(workdir, facts, port, entries, f"payrisk-serve-{phase}.log"):
+        with _payrisk(workdir, facts, port, entries, f"payrisk-serve-{phase}.log") as process:
             call = _customer_call(facts["key"], customers)
             # warm-up. With the cache on: WARM_PASSES passes over every customer, each on
             # new connections, since the kernel gives a connection to one worker and one
@@ -420,7 +431,7 @@ def run_phases(
                 warm = len(customers) if entries else 2 * args.concurrency
                 asyncio.run(_load(base, call, warm, args.concurrency, 900))
             for _ in range(args.repeat):
-                run = measure_single(base, call, args)
+                run = measure_single(base, call, args, process.pid)
                 if phase == "cold":
                     run |= measure_refresh(base, facts["key"])
                 results[phase].append(run)

@@ -195,14 +195,24 @@ class KeyAuthenticator:
         self._cache: dict[str, tuple[Caller, float]] = {}
         self._lock = threading.Lock()
 
-    def authenticate(self, key: str) -> Caller | None:
-        """The caller of an active key, or None. Unknown keys are never cached."""
+    def trusted(self, key: str) -> Caller | None:
+        """The caller of ``key`` if it was found good less than ``cache_seconds`` ago, else
+        None (not known to be good: ask ``authenticate``). No I/O, so the event loop may
+        call it; only ``authenticate`` queries the database."""
         digest = hash_key(key)
-        now = self._clock()
         with self._lock:
             cached = self._cache.get(digest)
-        if cached is not None and cached[1] > now:
+        if cached is not None and cached[1] > self._clock():
             return cached[0]
+        return None
+
+    def authenticate(self, key: str) -> Caller | None:
+        """The caller of an active key, or None. Unknown keys are never cached."""
+        trusted = self.trusted(key)
+        if trusted is not None:
+            return trusted
+        digest = hash_key(key)
+        now = self._clock()
         caller = find_caller(self._store, key)
         if caller is not None and self._cache_seconds > 0:
             with self._lock:

@@ -1,5 +1,12 @@
 """Typed dependencies: a route's signature says what it needs.
 
+Those that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency in a
+worker thread, and a cached scoring answer made seven such hops (plus the route's own),
+which cost more CPU and latency under load than the answer itself. ``get_caller``
+leaves the event loop only to look a key up in the database
+(``KeyAuthenticator.trusted`` answers the rest); ``get_connection`` opens a connection,
+so it stays a plain ``def``.
+
 ``SettingsDep``, ``StoreDep`` (the ledger database), ``ConnectionDep`` (a connection in a
 transaction), ``ModelDep`` (the model snapshot the request runs on, 503 if none),
 ``MetricsDep``, ``CallerDep`` (any valid key) and ``require_scope("...")`` or its aliases
@@ -8,12 +15,13 @@ transaction), ``ModelDep`` (the model snapshot the request runs on, 503 if none)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Annotated
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from ledger.store import LedgerStore, StoreUnavailable
 from payrisk.settings import Settings
@@ -33,13 +41,13 @@ bearer_scheme = HTTPBearer(
 )
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The settings the app was built with."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_store(request: Request) -> LedgerStore:
+async def get_store(request: Request) -> LedgerStore:
     """The app's ledger store (one engine and pool per app)."""
     store: LedgerStore = request.app.state.store
     return store
@@ -55,13 +63,13 @@ def get_connection(store: Annotated[LedgerStore, Depends(get_store)]) -> Iterato
         yield connection
 
 
-def get_holder(request: Request) -> ModelHolder:
+async def get_holder(request: Request) -> ModelHolder:
     """The app's model holder."""
     holder: ModelHolder = request.app.state.holder
     return holder
 
 
-def get_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> ModelSnapshot:
+async def get_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> ModelSnapshot:
     """The model snapshot this request runs on; 503 when no model is loaded."""
     snapshot = holder.current()
     if snapshot is None:
@@ -75,7 +83,7 @@ def get_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> ModelSnaps
     return snapshot
 
 
-def get_metrics(request: Request) -> ServiceMetrics:
+async def get_metrics(request: Request) -> ServiceMetrics:
     """The app's Prometheus metrics."""
     metrics: ServiceMetrics = request.app.state.metrics
     return metrics
@@ -100,7 +108,7 @@ def _presented_key(authorization: str | None) -> str:
     return key.strip()
 
 
-def get_caller(
+async def get_caller(
     request: Request,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
 ) -> Caller:
@@ -108,7 +116,8 @@ def get_caller(
     when it is over its rate limit (``serving.ratelimit``)."""
     key = _presented_key(request.headers.get("authorization"))
     authenticator: KeyAuthenticator = request.app.state.authenticator
-    caller = authenticator.authenticate(key)
+    # A key found good moments ago is answered here; only a database lookup leaves the loop.
+    caller = authenticator.trusted(key) or await run_in_threadpool(authenticator.authenticate, key)
     if caller is None:
         raise ApiError(
             401,
@@ -122,12 +131,12 @@ def get_caller(
     return caller
 
 
-def require_scope(scope: str) -> Callable[[Caller], Caller]:
+def require_scope(scope: str) -> Callable[[Caller], Coroutine[Any, Any, Caller]]:
     """A dependency that lets only keys holding ``scope`` through (403 otherwise)."""
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}; known: {SCOPES}")
 
-    def check(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
+    async def check(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
         if scope not in caller.scopes:
             raise ApiError(
                 403,

@@ -5,9 +5,9 @@ language and the customer's rows. The key holds all four -- the rows as the cust
 revision (``serving.ledger_reads.read_customer_revision``: per table the row count and
 the newest change, one small query), which every ingest touching the customer changes,
 in whichever worker or process it ran -- so a hit needs no ledger rows at all: no read,
-no features, no prediction, no reasons. The stored-mode route (``serving.routes.scores``)
-also skips that query while nothing at all was committed to the database since the
-customer's revision was last read (``serving.ledger_cache``'s database revision).
+no features, no prediction, no reasons. The stored-mode route also skips that query
+while nothing at all was committed to the database since the customer's revision was
+last read (``serving.ledger_cache``'s database revision; ``serving.answer_cache``).
 Entries also expire after ``max_age_seconds`` (the bound on the revision's one race, see
 ``serving.ledger_reads``). Least recently used entries go first; each worker process has
 its own cache.
