@@ -7,8 +7,9 @@ token read (one tiny query) *before* the ledger is read:
 
 - SQLite: ``PRAGMA data_version`` on a connection kept for this purpose; SQLite changes
   it whenever any other connection, of any process, commits a write.
-- PostgreSQL: ``pg_current_snapshot()``; it changes whenever a transaction that writes
-  starts writing or ends, so a commit after the token was read always gives a new one.
+- PostgreSQL: ``pg_current_snapshot()``; it changes whenever a transaction that wrote
+  ends (its ``xmax`` follows the newest *finished* transaction: one still writing need
+  not move it -- tested), so a commit after the token was read always gives a new one.
 
 Both are conservative: any commit (also to the scores, the API keys, and on PostgreSQL
 to any database of the server) is a new revision. A cached result is therefore never

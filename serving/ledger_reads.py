@@ -120,16 +120,35 @@ def typed_frame(table: Table, rows: Sequence[Sequence[object]]) -> pd.DataFrame:
     return frame
 
 
-def read_customer_rows(store: LedgerStore, customer_ids: Sequence[str]) -> CustomerRows:
-    """The rows of ``customer_ids`` in all four tables, in one snapshot (unknown ids: none)."""
+read_snapshot = _snapshot  # public: ``serving.worklist_facts`` reads several things in one
+
+
+def customer_rows_in(
+    connection: sa.Connection, dialect_name: str, customer_ids: Sequence[str]
+) -> CustomerRows:
+    """The rows of ``customer_ids`` in all four tables, read on ``connection`` (its snapshot)."""
     wanted = sorted(set(customer_ids))
     if not wanted:
         return CustomerRows({name: () for name in TABLES})
-    with _snapshot(store) as connection:
-        tables = {
-            name: _table_rows(connection, store.dialect_name, name, wanted) for name in TABLES
+    return CustomerRows(
+        {name: _table_rows(connection, dialect_name, name, wanted) for name in TABLES}
+    )
+
+
+def all_rows_in(connection: sa.Connection, dialect_name: str) -> CustomerRows:
+    """Every row of the four tables, read on ``connection`` (its snapshot)."""
+    return CustomerRows(
+        {
+            name: tuple(tuple(row) for row in connection.execute(load_select(table, dialect_name)))
+            for name, table in TABLES.items()
         }
-    return CustomerRows(tables)
+    )
+
+
+def read_customer_rows(store: LedgerStore, customer_ids: Sequence[str]) -> CustomerRows:
+    """The rows of ``customer_ids`` in all four tables, in one snapshot (unknown ids: none)."""
+    with _snapshot(store) as connection:
+        return customer_rows_in(connection, store.dialect_name, customer_ids)
 
 
 def read_customers(store: LedgerStore, customer_ids: Sequence[str]) -> Ledger:

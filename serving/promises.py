@@ -38,20 +38,25 @@ PROMISE_COLUMNS = (
 )
 
 
-def effective_payments(ledger: Ledger, as_of: pd.Timestamp) -> pd.DataFrame:
+def effective_payments(
+    ledger: Ledger, as_of: pd.Timestamp, settled: pd.Series | None = None
+) -> pd.DataFrame:
     """Payments dated <= ``as_of``, plus the implied rest of invoices settled by then.
 
-    Columns: customer_id, invoice_id, payment_date, amount.
+    Columns: customer_id, invoice_id, payment_date, amount. ``settled``: the invoices'
+    ``settled_dates``, when the caller has them already.
     """
     payments = ledger.payments.loc[
         ledger.payments["payment_date"] <= as_of,
         ["customer_id", "invoice_id", "payment_date", "amount"],
     ]
     invoices = ledger.invoices
-    settled = settled_dates(invoices, ledger.payments)
+    if settled is None:
+        settled = settled_dates(invoices, ledger.payments)
     applied = payments.loc[payments["invoice_id"].notna()]
     applied_total = applied.groupby("invoice_id")["amount"].sum()
-    rest_amount = invoices["amount"] - invoices["invoice_id"].map(applied_total).fillna(0.0)
+    applied_amount = invoices["invoice_id"].map(applied_total).astype("float64").fillna(0.0)
+    rest_amount = invoices["amount"] - applied_amount
     implied = (settled <= as_of) & (rest_amount.to_numpy() > COVER_TOLERANCE_AMOUNT)
     implied_rows = pd.DataFrame(
         {
@@ -78,34 +83,38 @@ def _paid_in_span(
     return promises["activity_id"].map(paid).fillna(0.0).astype("float64")
 
 
-def promise_status(ledger: Ledger, as_of: pd.Timestamp | str) -> pd.DataFrame:
+def promise_status(
+    ledger: Ledger, as_of: pd.Timestamp | str, settled: pd.Series | None = None
+) -> pd.DataFrame:
     """Every promise made on or before ``as_of`` with its status at ``as_of`` (t).
 
     Columns: ``PROMISE_COLUMNS``; ``paid_amount`` is what counted towards the promise.
     Promises without a promised date are left out (there is nothing to keep or break).
+    ``settled``: the invoices' ``settled_dates``, when the caller has them already.
     """
     as_of = pd.Timestamp(as_of).normalize()
     activities = ledger.activities
-    is_promise = activities["kind"].str.strip().str.lower() == PROMISE_KIND
-    chosen = is_promise.fillna(False) & activities["promised_date"].notna()
-    chosen &= activities["date"] <= as_of
+    chosen = _promises_made(activities) & (activities["date"] <= as_of)
     promises = activities.loc[chosen].rename(columns={"date": "made_date"})
     promises = promises[list(PROMISE_COLUMNS[:6])].reset_index(drop=True)
     # Seen from t, a payment after t has not happened yet.
     span_end = promises["promised_date"].where(promises["promised_date"] <= as_of, as_of)
     span_end = span_end.clip(lower=promises["made_date"])
-    payments = effective_payments(ledger, as_of)
+    if settled is None:
+        settled = settled_dates(ledger.invoices, ledger.payments)
+    payments = effective_payments(ledger, as_of, settled)
     names_invoice = promises["invoice_id"].notna()
     by_invoice = _paid_in_span(promises, payments, "invoice_id", span_end)
     by_customer = _paid_in_span(promises, payments, "customer_id", span_end)
     paid = by_invoice.where(names_invoice, by_customer)
-    settled = promises["invoice_id"].map(
-        pd.Series(
-            settled_dates(ledger.invoices, ledger.payments).to_numpy(),
-            index=ledger.invoices["invoice_id"].to_numpy(),
-        )
+    by_id = pd.Series(
+        settled.to_numpy(dtype="datetime64[ns]"),
+        index=ledger.invoices["invoice_id"].astype(object).to_numpy(),
     )
-    invoice_settled = names_invoice & (settled <= span_end).fillna(False)
+    # reindex, not map: map turns an empty mapping into floats (no invoices at all)
+    named = promises["invoice_id"].astype(object).where(names_invoice, None).to_numpy()
+    named_settled = pd.Series(by_id.reindex(named).to_numpy(), index=promises.index)
+    invoice_settled = names_invoice & (named_settled <= span_end).fillna(False)
     amount = promises["promised_amount"]
     covered = np.where(
         amount > 0, paid + COVER_TOLERANCE_AMOUNT >= amount, paid > COVER_TOLERANCE_AMOUNT
@@ -119,15 +128,24 @@ def promise_status(ledger: Ledger, as_of: pd.Timestamp | str) -> pd.DataFrame:
     return promises.assign(paid_amount=paid, status=pd.array(status, dtype="string"))
 
 
-def promise_summary(ledger: Ledger, as_of: pd.Timestamp | str) -> pd.DataFrame:
+def _promises_made(activities: pd.DataFrame) -> pd.Series:
+    """Which activities are promises with a promised date (the ones that can be judged)."""
+    is_promise = activities["kind"].str.strip().str.lower() == PROMISE_KIND
+    return is_promise.fillna(False) & activities["promised_date"].notna()
+
+
+def promise_summary(
+    ledger: Ledger, as_of: pd.Timestamp | str, settled: pd.Series | None = None
+) -> pd.DataFrame:
     """Per customer with promises: broken count, and the latest active promise's date.
 
     Index customer_id; columns ``broken_promises`` (int), ``active_promise_until``
     (the latest promised date among active promises, NaT when none) and
     ``last_broken_date`` (the promised date of the latest broken promise, NaT when none).
     """
-    if ledger.invoices.empty or ledger.activities.empty:
-        # nothing to summarize (and empty tables lack the dtypes the arithmetic needs)
+    if not _promises_made(ledger.activities).any():
+        # nothing to judge. Not "no invoices": a customer's promises are judged by its
+        # payments too, and its answer must not depend on other customers' invoices.
         return pd.DataFrame(
             {
                 "broken_promises": pd.Series(dtype="int64"),
@@ -136,7 +154,7 @@ def promise_summary(ledger: Ledger, as_of: pd.Timestamp | str) -> pd.DataFrame:
             },
             index=pd.Index([], name="customer_id", dtype="string"),
         )
-    promises = promise_status(ledger, as_of)
+    promises = promise_status(ledger, as_of, settled)
     broken = (promises["status"] == STATUS_BROKEN).groupby(promises["customer_id"]).sum()
     active_dates = promises["promised_date"].where(promises["status"] == STATUS_ACTIVE)
     until = active_dates.groupby(promises["customer_id"]).max()

@@ -155,7 +155,7 @@ def customer_facts(ledger: Ledger, as_of: pd.Timestamp | str) -> pd.DataFrame:
     disputes = delta.groupby(acts["customer_id"]).sum().clip(lower=0)
     contact = acts.loc[kinds.isin(CONTACT_KINDS).fillna(False)]
     last_contact = contact.groupby("customer_id")["date"].max()
-    promises = promise_summary(ledger, as_of)
+    promises = promise_summary(ledger, as_of, settled)
     customers = ledger.customers.set_index("customer_id")
     facts = pd.DataFrame(index=customers.index.to_numpy())
     for column in CUSTOMER_COLUMNS:
@@ -170,9 +170,12 @@ def customer_facts(ledger: Ledger, as_of: pd.Timestamp | str) -> pd.DataFrame:
     )
     facts["snoozed_until"] = promises["active_promise_until"].reindex(facts.index)
     facts["active_promise"] = facts["snoozed_until"].notna()
-    facts["days_since_contact"] = (as_of - last_contact.reindex(facts.index)).dt.days
+    # float64 always (NaN: never), not int64 only when every customer has one: a
+    # customer's facts must not depend on the others' (``serving.worklist_facts``)
+    since_contact = (as_of - last_contact.reindex(facts.index)).dt.days
+    facts["days_since_contact"] = since_contact.astype("float64")
     last_broken = promises["last_broken_date"].reindex(facts.index)
-    facts["days_since_broken_promise"] = (as_of - last_broken).dt.days
+    facts["days_since_broken_promise"] = (as_of - last_broken).dt.days.astype("float64")
     facts.index.name = "customer_id"
     return facts
 

@@ -31,20 +31,27 @@ from serving.worklist_reads import SCORE_COLUMNS, reasons_in, records
 TIMELINE_ACTIVITIES = 50
 
 
-def paid_history(ledger: Ledger) -> pd.DataFrame:
-    """Settled invoices with their due date and days late (settled date - due date), by due."""
+def paid_history(ledger: Ledger, settled: pd.Series | None = None) -> pd.DataFrame:
+    """Settled invoices with their due date and days late (settled date - due date), by due.
+
+    ``settled``: the invoices' ``settled_dates``, when the caller has them already.
+    """
     invoices = ledger.invoices
-    settled = settled_dates(invoices, ledger.payments)
+    if settled is None:
+        settled = settled_dates(invoices, ledger.payments)
     paid = invoices.assign(settled_date=settled).loc[settled.notna()]
     days_late = (paid["settled_date"] - paid["due_date"]).dt.days
     history = paid.assign(days_late=days_late)[["invoice_id", "due_date", "days_late"]]
     return history.sort_values(["due_date", "invoice_id"], ignore_index=True)
 
 
-def open_invoices(ledger: Ledger, scores: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+def open_invoices(
+    ledger: Ledger, scores: pd.DataFrame, as_of: pd.Timestamp, settled: pd.Series | None = None
+) -> pd.DataFrame:
     """Invoices open at ``as_of`` with their stored score (probabilities, predicted date)."""
     invoices = ledger.invoices
-    settled = settled_dates(invoices, ledger.payments)
+    if settled is None:
+        settled = settled_dates(invoices, ledger.payments)
     still_open = (invoices["issue_date"] <= as_of) & ~(settled <= as_of)
     rows = invoices.loc[still_open, ["invoice_id", "issue_date", "due_date", "amount", "currency"]]
     wanted = ["invoice_id", "open_amount", "p_late", "p_over_30", "predicted_payment_date"]
@@ -58,7 +65,11 @@ def open_invoices(ledger: Ledger, scores: pd.DataFrame, as_of: pd.Timestamp) -> 
 def _worklist_row(
     scores: pd.DataFrame, ledger: Ledger, settings: Settings, as_of: pd.Timestamp, language: str
 ) -> tuple[dict[str, Any] | None, str | None]:
-    """The customer's worklist row (or None when unscored) and a notice if it failed."""
+    """The customer's worklist row (or None when unscored) and a notice if it failed.
+
+    Ranked from the customer's own slice: ~0.1 s of pandas, and no wait behind the
+    worklist's facts (``serving.worklist_facts``), which every write makes update.
+    """
     if scores.empty:
         return None, None
     narrowed = scores.assign(reasons=scores["reasons"].map(lambda v: reasons_in(v, language)))
@@ -81,7 +92,8 @@ def customer_view(
     stamp = pd.Timestamp(as_of)
     scores = read_latest_scores(store, [customer_id])
     row, notice = _worklist_row(scores, ledger, settings, stamp, language)
-    invoices = open_invoices(ledger, scores, stamp)
+    settled = settled_dates(ledger.invoices, ledger.payments)  # once for both tables
+    invoices = open_invoices(ledger, scores, stamp, settled)
     activities = ledger.activities.sort_values(["date", "activity_id"], ascending=False)
     customer = records(ledger.customers)[0]
     customer["collector_now"] = str(assigned_collectors(ledger, stamp).iloc[0])
@@ -95,7 +107,7 @@ def customer_view(
         "notice": notice,
         "balances": records(balances.reset_index()),
         "invoices": records(invoices),
-        "history": records(paid_history(ledger)),
+        "history": records(paid_history(ledger, settled)),
         "activities": records(activities.head(TIMELINE_ACTIVITIES)),
         "activities_total": len(activities),
         "invoice_ids": sorted(invoices["invoice_id"].astype(str)),

@@ -7,6 +7,7 @@ import io
 import json
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -240,18 +241,18 @@ def test_a_missing_exchange_rate_says_which_and_how(
 
 
 def _count_ledger_loads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts whole-ledger reads by the worklist and the KPIs from now on."""
-    from serving import kpi_reads, worklist_reads
+    """Counts whole-ledger reads by the worklist's facts and the KPIs from now on."""
+    from serving import kpi_reads, worklist_facts
 
     loads: list[int] = []
-    for module in (worklist_reads, kpi_reads):
-        original = module.read_whole_ledger
+    for module, name in ((worklist_facts, "all_rows_in"), (kpi_reads, "read_whole_ledger")):
+        original = getattr(module, name)
 
-        def counted(store: object, original: Callable[..., Ledger] = original) -> Ledger:
+        def counted(*args: Any, original: Callable[..., Any] = original) -> Any:
             loads.append(1)
-            return original(store)
+            return original(*args)
 
-        monkeypatch.setattr(module, "read_whole_ledger", counted)
+        monkeypatch.setattr(module, name, counted)
     return loads
 
 
@@ -265,12 +266,13 @@ def test_repeated_requests_do_not_reload_the_ledger_but_see_every_write(
     promise = {"kind": "promise", "promised_date": "2026-03-08", "promised_amount": 1000}
     assert _post(service, "C2", promise).status_code == 201
     items = {i["customer_id"]: i for i in _get(service, "/v1/worklist").json()["items"]}
-    assert items["C2"]["section"] == "snoozed" and len(loads) == 2
+    # the worklist recomputed C2's facts only: no second whole-ledger read
+    assert items["C2"]["section"] == "snoozed" and len(loads) == 1
 
     params = {"as_of": "2026-03-01", "months": 2}
     before = _get(service, "/v1/kpis", params=params).json()["current"][0]
     assert _get(service, "/v1/kpis", params=params).json()["current"][0] == before
-    assert len(loads) == 3
+    assert len(loads) == 2
     # a payment written by another process (its own engine) is seen at once
     client, _ = service
     assert isinstance(client.app, FastAPI)
@@ -291,4 +293,4 @@ def test_repeated_requests_do_not_reload_the_ledger_but_see_every_write(
     other.dispose()
     after = _get(service, "/v1/kpis", params=params).json()["current"][0]
     assert after["receivable_amount"] == pytest.approx(before["receivable_amount"] - 400.0)
-    assert len(loads) == 4
+    assert len(loads) == 3
