@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+import numpy as np
 import pandas as pd
 
 from ledger.contract import TABLES, Column, Table
@@ -28,11 +29,50 @@ def dtype_of(column: Column) -> str:
     return _DTYPES[column.kind]
 
 
+_NANOSECONDS_PER_DAY = 86_400 * 10**9
+_EMPTY_FRAMES: dict[str, pd.DataFrame] = {}
+
+
 def empty_frame(table: Table) -> pd.DataFrame:
     """An empty frame with the table's columns and canonical dtypes."""
-    return pd.DataFrame(
-        {column.name: pd.Series(dtype=dtype_of(column)) for column in table.columns}
-    )
+    # Built once per table: every single-row ingest needs three of them, and under
+    # copy-on-write the shallow copy handed out cannot change the cached one.
+    if table.name not in _EMPTY_FRAMES:
+        _EMPTY_FRAMES[table.name] = pd.DataFrame(
+            {column.name: pd.Series(dtype=dtype_of(column)) for column in table.columns}
+        )
+    return _EMPTY_FRAMES[table.name].copy(deep=False)
+
+
+def is_canonical(table: Table, frame: pd.DataFrame) -> bool:
+    """Whether ``frame`` already is what ``conform`` would return (columns, dtypes, dates).
+
+    Dates count only when normalized to midnight; the index must be 0..n-1.
+    """
+    if list(frame.columns) != list(table.column_names):
+        return False
+    if not frame.index.equals(pd.RangeIndex(len(frame))):
+        return False
+    if list(frame.dtypes) != _canonical_dtypes(table):
+        return False
+    for column in table.columns:
+        if column.kind == "date":
+            nanoseconds = frame[column.name].to_numpy().view(np.int64)
+            midnight_or_missing = nanoseconds % _NANOSECONDS_PER_DAY == 0
+            midnight_or_missing |= nanoseconds == np.iinfo(np.int64).min  # NaT
+            if not midnight_or_missing.all():
+                return False
+    return True
+
+
+_CANONICAL_DTYPES: dict[str, list[object]] = {}
+
+
+def _canonical_dtypes(table: Table) -> list[object]:
+    if table.name not in _CANONICAL_DTYPES:
+        dtypes = [pd.api.types.pandas_dtype(dtype_of(column)) for column in table.columns]
+        _CANONICAL_DTYPES[table.name] = dtypes
+    return _CANONICAL_DTYPES[table.name]
 
 
 def conform(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
@@ -42,6 +82,9 @@ def conform(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
     dropped. Values must already be parsed (this is no parser: ``ledger.importer``
     parses and reports bad values); a value that cannot be cast raises.
     """
+    if is_canonical(table, frame):
+        # Copy-on-write: the shallow copy is a copy for every caller, without the casts.
+        return frame.copy(deep=False)
     missing_required = [name for name in table.required_names if name not in frame.columns]
     if missing_required:
         raise KeyError(f"{table.name}: missing required columns {missing_required}")
