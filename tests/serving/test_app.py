@@ -118,7 +118,8 @@ def test_serve_runs_uvicorn_with_the_factory(
     monkeypatch.setattr("uvicorn.run", lambda app, **options: calls.append({"app": app, **options}))
     monkeypatch.setenv("PAYRISK_PORT", "8123")
     # Registered with monkeypatch so the variables serve sets for its workers are undone.
-    for name in ("PAYRISK_SESSION_SECRET", "MLFLOW_HTTP_REQUEST_MAX_RETRIES"):
+    sets = ("PAYRISK_SESSION_SECRET", "MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MALLOC_ARENA_MAX")
+    for name in (*sets, "MLFLOW_HTTP_REQUEST_TIMEOUT"):
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
     root = typer.Typer()
@@ -140,6 +141,8 @@ def test_serve_runs_uvicorn_with_the_factory(
             "timeout_worker_healthcheck": 60,
         }
     ]
-    # Every worker signs page sessions with the same secret, and MLflow retries are bounded.
+    # Every worker signs page sessions with the same secret, MLflow retries are bounded and
+    # the workers' malloc keeps two arenas.
     assert len(os.environ["PAYRISK_SESSION_SECRET"]) >= 32
     assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "2"
+    assert os.environ["MALLOC_ARENA_MAX"] == "2"
