@@ -1,9 +1,9 @@
 """What the model commands read: the ledger (a folder or the database), the oracle, MLflow.
 
-Shared by ``train``, ``promote``, ``evaluate``, ``retrain``, ``score-batch``, ``monitor``
-and ``model-card``. A ledger folder with rejected values, a missing database or oracle
-folder is a ``LedgerInputError`` that says what to run instead; heavy imports happen
-inside the functions, so ``payrisk --help`` stays fast.
+Shared by ``train``, ``promote``, ``evaluate``, ``retrain``, ``score-batch``, ``monitor``,
+``model-card`` and ``ledger stats``. A ledger folder with rejected values, a missing
+database or oracle folder is a ``LedgerInputError`` that says what to run instead; heavy
+imports happen inside the functions, so ``payrisk --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -45,13 +45,10 @@ class LedgerInputError(PayriskError):
     """The ledger to train or evaluate on cannot be read as it is."""
 
 
-def load_ledger(
-    settings: Settings, ledger_dir: Path | None, oracle_dir: Path | None
-) -> tuple[Ledger, pd.DataFrame | None]:
-    """The ledger (folder, else the configured database) and the oracle if there is one."""
+def read_ledger_source(settings: Settings, ledger_dir: Path | None) -> tuple[Ledger, str]:
+    """The ledger of a folder, else of the configured database, and where it came from."""
     from ledger.importer import LedgerSources, read_ledger
     from ledger.store import LedgerStore
-    from ledger.synthetic import read_oracle
 
     if ledger_dir is not None:
         if not ledger_dir.is_dir():
@@ -62,18 +59,27 @@ def load_ledger(
                 f"--ledger {ledger_dir}: {len(loaded.report.rejections)} value(s) rejected; "
                 f"run `payrisk ledger validate {ledger_dir}` for the report"
             )
-        ledger = loaded.ledger
-        if oracle_dir is None and (ledger_dir / "truth").is_dir():
-            oracle_dir = ledger_dir / "truth"
-    else:
-        database_file = settings.data_dir / "payrisk.db"
-        if settings.database_url is None and not database_file.exists():
-            raise LedgerInputError(
-                f"no ledger database at {database_file}: import a ledger first "
-                "(`payrisk ledger import DIR`) or pass --ledger DIR"
-            )
-        with LedgerStore.from_url(settings.resolved_database_url) as store:
-            ledger = store.load()
+        return loaded.ledger, str(ledger_dir)
+    database_file = settings.data_dir / "payrisk.db"
+    if settings.database_url is None and not database_file.exists():
+        raise LedgerInputError(
+            f"no ledger database at {database_file}: import a ledger first "
+            "(`payrisk ledger import DIR`) or pass --ledger DIR"
+        )
+    with LedgerStore.from_url(settings.resolved_database_url) as store:
+        return store.load(), store.display_url
+
+
+def load_ledger(
+    settings: Settings, ledger_dir: Path | None, oracle_dir: Path | None
+) -> tuple[Ledger, pd.DataFrame | None]:
+    """The ledger (folder, else the configured database) and the oracle if there is one
+    (``--oracle-dir``, else a generated ledger folder's ``truth``)."""
+    from ledger.synthetic import read_oracle
+
+    ledger, _ = read_ledger_source(settings, ledger_dir)
+    if oracle_dir is None and ledger_dir is not None and (ledger_dir / "truth").is_dir():
+        oracle_dir = ledger_dir / "truth"
     if oracle_dir is not None and not oracle_dir.is_dir():
         raise LedgerInputError(f"--oracle-dir {oracle_dir}: no such folder")
     return ledger, read_oracle(oracle_dir) if oracle_dir is not None else None

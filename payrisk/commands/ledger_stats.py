@@ -4,40 +4,25 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from ledger.errors import PayriskError
 from payrisk.commands._common import console, load_settings, user_errors
+from payrisk.commands._ledger_input import LedgerOpt, read_ledger_source
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ledger.frames import Ledger
     from ledger.stats import LedgerStats
-    from payrisk.settings import Settings
 
-LedgerOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--ledger",
-        file_okay=False,
-        help="Read the ledger from this folder (CSV/Parquet) instead of the database.",
-    ),
-]
 AsOfOpt = Annotated[
     datetime | None,
     typer.Option(
         "--as-of", formats=["%Y-%m-%d"], help="Use only facts up to this day (default: the last)."
     ),
 ]
-
-
-class LedgerStatsError(PayriskError):
-    """The ledger to describe cannot be read."""
 
 
 def stats(ledger_dir: LedgerOpt = None, as_of: AsOfOpt = None) -> None:
@@ -51,33 +36,10 @@ def stats(ledger_dir: LedgerOpt = None, as_of: AsOfOpt = None) -> None:
 
     settings = load_settings()
     with user_errors():
-        ledger, source = _load(settings, ledger_dir)
+        ledger, source = read_ledger_source(settings, ledger_dir)
         result = ledger_stats(ledger, as_of.date() if as_of is not None else None)
     _print_overview(result, source)
     _print_summary(result)
-
-
-def _load(settings: Settings, ledger_dir: Path | None) -> tuple[Ledger, str]:
-    from ledger.store import LedgerStore
-
-    if ledger_dir is not None:
-        from ledger.importer import LedgerSources, read_ledger
-
-        loaded = read_ledger(LedgerSources(directory=ledger_dir))
-        if not loaded.report.ok:
-            raise LedgerStatsError(
-                f"--ledger {ledger_dir}: {len(loaded.report.rejections)} value(s) rejected; "
-                f"run `payrisk ledger validate {ledger_dir}` for the report"
-            )
-        return loaded.ledger, str(ledger_dir)
-    database_file = settings.data_dir / "payrisk.db"
-    if settings.database_url is None and not database_file.exists():
-        raise LedgerStatsError(
-            f"no ledger database at {database_file}: import a ledger first "
-            "(`payrisk ledger import DIR`) or pass --ledger DIR"
-        )
-    with LedgerStore.from_url(settings.resolved_database_url) as store:
-        return store.load(), store.display_url
 
 
 def _print_overview(result: LedgerStats, source: str) -> None:
