@@ -38,6 +38,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 
 from ledger.store import LedgerStore, StoreUnavailable
+from serving.per_store import PerStore
 
 Value = TypeVar("Value")
 MAX_ENTRIES = 16
@@ -171,14 +172,9 @@ class LedgerCache:
         return value
 
 
-_CACHES: weakref.WeakKeyDictionary[LedgerStore, LedgerCache] = weakref.WeakKeyDictionary()
-_CACHES_LOCK = threading.Lock()
+_CACHES = PerStore(LedgerCache)
 
 
 def ledger_cache(store: LedgerStore) -> LedgerCache:
     """The cache of ``store`` (one per store object, made on first use)."""
-    with _CACHES_LOCK:
-        cache = _CACHES.get(store)
-        if cache is None:
-            cache = _CACHES[store] = LedgerCache(store)
-        return cache
+    return _CACHES.get(store)

@@ -42,6 +42,7 @@ from ledger.store import LedgerStore
 from serving.ledger_cache import ledger_cache
 from serving.ledger_changes import Watermark, changed_owners, read_watermark, table_counts
 from serving.ledger_reads import all_rows_in, customer_rows_in, read_snapshot
+from serving.per_store import PerStore
 from serving.worklist import customer_facts
 
 FULL_RECOMPUTE_SECONDS = 600.0
@@ -229,17 +230,12 @@ class IncrementalFacts:
         return _full_state(store, stamp, revision)
 
 
-_FACTS: weakref.WeakKeyDictionary[LedgerStore, IncrementalFacts] = weakref.WeakKeyDictionary()
-_FACTS_LOCK = threading.Lock()
+_FACTS = PerStore(IncrementalFacts)
 
 
 def incremental_facts(store: LedgerStore) -> IncrementalFacts:
     """The incremental facts of ``store`` (one per store object, made on first use)."""
-    with _FACTS_LOCK:
-        kept = _FACTS.get(store)
-        if kept is None:
-            kept = _FACTS[store] = IncrementalFacts(store)
-        return kept
+    return _FACTS.get(store)
 
 
 def current_facts(store: LedgerStore, as_of: date | pd.Timestamp) -> pd.DataFrame:

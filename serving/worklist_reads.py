@@ -16,7 +16,6 @@ import io
 import json
 import math
 import threading
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from fastapi.responses import Response
 from ledger.db_schema import SCORES
 from ledger.store import LedgerStore, StoreUnavailable
 from payrisk.settings import Settings
+from serving.per_store import PerStore
 from serving.policy import load_policy
 from serving.worklist import WorklistParams, rank_customers
 from serving.worklist_facts import incremental_facts
@@ -113,18 +113,13 @@ class _Recent:
 
 
 # per store: two stores may share a URL (tests), a refresh time and even an id()
-_SCORES: weakref.WeakKeyDictionary[LedgerStore, _Recent] = weakref.WeakKeyDictionary()
-_SCORES_LOCK = threading.Lock()
+_SCORES: PerStore[_Recent] = PerStore(lambda _store: _Recent(MAX_KEPT))
 # keyed by the facts' version, unique in the process
 _RANKED = _Recent(MAX_KEPT)
 
 
 def _scores_kept(store: LedgerStore) -> _Recent:
-    with _SCORES_LOCK:
-        kept = _SCORES.get(store)
-        if kept is None:
-            kept = _SCORES[store] = _Recent(MAX_KEPT)
-        return kept
+    return _SCORES.get(store)
 
 
 def read_scores_cached(
