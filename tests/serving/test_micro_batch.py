@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pandas as pd
 import pytest
@@ -22,6 +23,15 @@ from serving.micro_batch import MicroBatcher
 from serving.scoring import AsOfOutOfRange, data_start_by_customer, open_invoice_rows
 
 AS_OF = "2026-11-30"
+
+Result = TypeVar("Result")
+
+
+def _run(coroutine: Coroutine[Any, Any, Result]) -> Result:
+    """``asyncio.run`` in a thread of its own: the browser tests' Playwright (sync API)
+    keeps an event loop running in the main thread for the rest of the session."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _doubles(calls: list[list[int]]) -> Callable[[Sequence[int]], list[int | Exception]]:
@@ -43,7 +53,7 @@ def test_concurrent_items_share_a_batch_bounded_by_size_and_group() -> None:
     calls: list[list[int]] = []
     batcher: MicroBatcher[int, int] = MicroBatcher(max_batch=3, max_wait_seconds=0.05)
     groups = ["a", "a", "b", "a", "a", "b"]
-    results = asyncio.run(_submit_all(batcher, groups, _doubles(calls)))
+    results = _run(_submit_all(batcher, groups, _doubles(calls)))
 
     # items 0,1,3 (group a, at most 3), then the oldest left: 2,5 (b), then 4 (a)
     assert calls == [[0, 1, 3], [2, 5], [4]]
@@ -57,7 +67,7 @@ def test_a_failing_batch_fails_each_of_its_callers() -> None:
         raise OSError(f"database gone for {list(items)}")
 
     batcher: MicroBatcher[int, int] = MicroBatcher(max_batch=8)
-    results = asyncio.run(_submit_all(batcher, ["g"] * 3, broken))
+    results = _run(_submit_all(batcher, ["g"] * 3, broken))
     assert [type(r) for r in results] == [OSError] * 3
 
 
@@ -69,9 +79,9 @@ def test_a_lone_item_does_not_wait_for_a_full_batch() -> None:
         return await asyncio.wait_for(batcher.submit("g", 2, _doubles(calls)), timeout=29)
 
     with pytest.raises(TimeoutError):  # bounded by max_wait_seconds, not by max_batch
-        asyncio.run(one())
+        _run(one())
     batcher.max_wait_seconds = 0.01
-    assert asyncio.run(one()) == 4
+    assert _run(one()) == 4
 
 
 def test_bad_bounds_are_refused() -> None:
@@ -186,7 +196,7 @@ def test_concurrent_requests_are_batched_and_answer_as_alone(
         batcher = app.state.miss_batchers[asyncio.get_running_loop()]
         return list(answers), batcher.batches
 
-    answers, batches = asyncio.run(together())
+    answers, batches = _run(together())
     alone = [client.get(path, headers={"Authorization": f"Bearer {key}"}) for path in paths]
 
     assert batches < len(paths)  # they were scored together, not one by one
