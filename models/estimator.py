@@ -28,7 +28,7 @@ stores parameters, learned attributes end in ``_``, ``fit`` returns ``self``), s
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import lightgbm as lgb
 import numpy as np
@@ -142,22 +142,31 @@ class PaymentRiskModel(ClassifierMixin, BaseEstimator):
                 "cannot keep the level of P(late)); set it to True or use 'sigmoid'"
             )
 
+    def lightgbm_params(self) -> dict[str, Any]:
+        """The boosting parameters every engine trains with (``lgb.train`` here, and
+        ``training.engines.dask_fit``'s ``DaskLGBMClassifier``), in the scikit-learn API's
+        names, which ``lgb.train`` takes as aliases (``min_child_samples`` is
+        ``min_data_in_leaf``, ``random_state`` is ``seed``)."""
+        return {
+            "objective": "multiclass",
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "max_depth": self.max_depth,
+            "min_child_samples": self.min_child_samples,
+            "random_state": self.random_state,
+            "deterministic": True,
+            "force_row_wise": True,
+            "verbose": -1,
+        }
+
     def _train_booster(
         self, matrix: np.ndarray, y: np.ndarray, matrix_val: np.ndarray, y_val: np.ndarray
     ) -> lgb.Booster:
         params = {
-            "objective": "multiclass",
+            **self.lightgbm_params(),
             "num_class": self.buckets.n_classes,
             "metric": "multi_logloss",
-            "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
-            "max_depth": self.max_depth,
-            "min_data_in_leaf": self.min_child_samples,
-            "seed": self.random_state,
             "num_threads": self.n_jobs,
-            "deterministic": True,
-            "force_row_wise": True,
-            "verbose": -1,
         }
         names, categorical = self.feature_names_in_, self.categorical_features_
         train_set = lgb.Dataset(

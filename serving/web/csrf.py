@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from payrisk.settings import Settings
-from serving.web.session import cookie_secure, serializer
+from serving.web.session import serializer, set_private_cookie
 
 SIGNIN_CSRF_COOKIE = "payrisk_signin_csrf"
 CSRF_FIELD = "csrf"
@@ -51,15 +51,8 @@ def set_signin_cookie(request: Request, response: Response, nonce: str | None) -
     """Set the pre-session nonce cookie when ``nonce`` is new."""
     if nonce is None:
         return
-    settings: Settings = request.app.state.settings
-    response.set_cookie(
-        SIGNIN_CSRF_COOKIE,
-        nonce,
-        max_age=settings.session_max_age_seconds,
-        httponly=True,
-        samesite="strict",
-        secure=cookie_secure(request, settings),
-        path="/signin",
+    set_private_cookie(
+        request, response, SIGNIN_CSRF_COOKIE, nonce, samesite="strict", path="/signin"
     )
 
 

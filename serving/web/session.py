@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -88,19 +88,31 @@ def cookie_secure(request: Request, settings: Settings) -> bool:
     return not local
 
 
-def start_session(request: Request, response: Response, caller: Caller) -> None:
-    """Set the signed session cookie for ``caller`` with a fresh CSRF token."""
+def set_private_cookie(
+    request: Request,
+    response: Response,
+    name: str,
+    value: str,
+    samesite: Literal["lax", "strict"],
+    path: str,
+) -> None:
+    """A cookie scripts cannot read, for the session's lifetime, Secure unless local http."""
     settings: Settings = request.app.state.settings
-    token = serializer(request).dumps({"key_id": caller.key_id, "csrf": secrets.token_urlsafe(24)})
     response.set_cookie(
-        SESSION_COOKIE,
-        token,
+        name,
+        value,
         max_age=settings.session_max_age_seconds,
         httponly=True,
-        samesite="lax",
+        samesite=samesite,
         secure=cookie_secure(request, settings),
-        path="/",
+        path=path,
     )
+
+
+def start_session(request: Request, response: Response, caller: Caller) -> None:
+    """Set the signed session cookie for ``caller`` with a fresh CSRF token."""
+    token = serializer(request).dumps({"key_id": caller.key_id, "csrf": secrets.token_urlsafe(24)})
+    set_private_cookie(request, response, SESSION_COOKIE, token, samesite="lax", path="/")
 
 
 def end_session(response: Response) -> None:

@@ -1,14 +1,23 @@
-"""Generated ledgers and fast settings shared by the training tests."""
+"""Generated ledgers and fast settings shared by the training tests.
+
+The Dask engine modules share ``dataset`` (their ``CONFIG`` generated into a partitioned
+Parquet folder) and ``client`` (a local cluster of their ``SETTINGS``), one per module.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
+from distributed import Client
 
 from ledger.frames import Ledger
-from ledger.synthetic import GeneratedLedger, GeneratorConfig, generate_ledger
+from ledger.synthetic import GeneratedLedger, GeneratorConfig, generate_chunks, generate_ledger
+from ledger.synthetic.partitioned import write_partitioned
 from payrisk.settings import Settings
+from training.engines.cluster import dask_client
 
 END = date(2026, 11, 30)
 
@@ -43,3 +52,18 @@ def small_paid_ledger() -> Ledger:
     kept = invoices.sample(frac=0.7, random_state=5).sort_index()
     paid = kept.loc[kept["paid_date"].notna()]
     return Ledger.from_frames(customers=generated.ledger.customers, invoices=paid)
+
+
+@pytest.fixture(scope="module")
+def dataset(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test module's ``CONFIG`` generated into a partitioned Parquet dataset."""
+    folder = tmp_path_factory.mktemp("dataset")
+    write_partitioned(generate_chunks(request.module.CONFIG), folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def client(request: pytest.FixtureRequest) -> Iterator[Client]:
+    """A local Dask cluster of the test module's ``SETTINGS``."""
+    with dask_client(request.module.SETTINGS) as connected:
+        yield connected

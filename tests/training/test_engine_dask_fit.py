@@ -7,7 +7,6 @@ LocalCluster of threads.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -17,12 +16,10 @@ import pandas as pd
 import pytest
 from distributed import Client
 
-from ledger.synthetic import GeneratorConfig, generate_chunks
-from ledger.synthetic.partitioned import write_partitioned
+from ledger.synthetic import GeneratorConfig
 from models.estimator import PaymentRiskModel
 from payrisk.settings import Settings
 from training.engines import dask_fit
-from training.engines.cluster import dask_client
 from training.engines.dask_fit import early_stopped_iteration
 from training.engines.dask_training import train_dask
 from training.engines.pandas import read_dataset, train_pandas
@@ -74,19 +71,6 @@ def test_early_stopped_iteration_matches_lightgbm_early_stopping(patience: int) 
     found = early_stopped_iteration(full, val_features, val_target, patience, 4)
     assert found == stopped.best_iteration
     assert early_stopped_iteration(full, val_features, val_target, 0, 4) == 200
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("dataset")
-    write_partitioned(generate_chunks(CONFIG), folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Client]:
-    with dask_client(SETTINGS) as connected:
-        yield connected
 
 
 def _model_metric(metrics: pd.DataFrame, name: str) -> float:

@@ -27,8 +27,7 @@ from distributed import Client, LocalCluster
 from distributed.diagnostics.plugin import WorkerPlugin
 from typer.testing import CliRunner
 
-from ledger.synthetic import GeneratorConfig, generate_chunks, generate_ledger
-from ledger.synthetic.partitioned import write_partitioned
+from ledger.synthetic import GeneratorConfig, generate_ledger
 from models.registry import open_registry
 from payrisk.commands import train as train_commands
 from payrisk.settings import Settings
@@ -56,13 +55,6 @@ class KillOnFirstFeatureTask(WorkerPlugin):
         except FileExistsError:
             return
         os._exit(1)
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("dataset")
-    write_partitioned(generate_chunks(CONFIG), folder)
-    return folder
 
 
 @contextmanager

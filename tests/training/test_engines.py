@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -34,19 +33,6 @@ SETTINGS = Settings(dask_workers=2, dask_processes=False, snapshot_every_days=28
 @pytest.fixture(scope="module")
 def generated() -> GeneratedLedger:
     return generate_ledger(CONFIG)
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("dataset")
-    write_partitioned(generate_chunks(CONFIG), folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Client]:
-    with dask_client(SETTINGS) as connected:
-        yield connected
 
 
 def _copy_with(dataset: Path, target: Path, table: str, part: str, frame: pd.DataFrame) -> Path:

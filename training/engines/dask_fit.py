@@ -105,19 +105,7 @@ def _classifier(model: PaymentRiskModel, client: Client, rounds: int) -> Any:
     """
     from lightgbm import DaskLGBMClassifier
 
-    return DaskLGBMClassifier(
-        client=client,
-        objective="multiclass",
-        n_estimators=rounds,
-        learning_rate=model.learning_rate,
-        num_leaves=model.num_leaves,
-        max_depth=model.max_depth,
-        min_child_samples=model.min_child_samples,
-        random_state=model.random_state,
-        deterministic=True,
-        force_row_wise=True,
-        verbose=-1,
-    )
+    return DaskLGBMClassifier(client=client, n_estimators=rounds, **model.lightgbm_params())
 
 
 def _non_empty(frame: dd.DataFrame, client: Client) -> dd.DataFrame:
