@@ -38,6 +38,8 @@ sys.path.insert(0, str(ROOT))
 
 END = date(2026, 11, 30)
 TRAIN_STAGES = ("features", "fit", "evaluate", "backtest")
+# Per backtest fold, calibrated vs uncalibrated (PAYRISK_BACKTEST_FOLDS sets the folds).
+FOLD_METRICS = ("brier_late", "brier_over_30", "brier_ordinal", "brier_multiclass")
 
 
 def _peak_rss_mb() -> float:
@@ -85,12 +87,16 @@ def run_once(customers: int, years: float, seed: int) -> dict[str, Any]:
         run = log_training_run(result, settings)
         lap("log", clock)
     metrics = result.metrics.loc[result.metrics["slice"] == "all"]
+    backtest = result.backtest.loc[result.backtest["metric"].isin(FOLD_METRICS)]
     return {
         "seconds": seconds,
         "peak_mb": peak_mb,
         "invoices": len(ledger.invoices),
         "version": run.version,
         "metrics": metrics.astype({"value": "float64"}).to_dict("records"),
+        "backtest": backtest[["fold", "scorer", "metric", "value"]]
+        .astype({"fold": "int64", "value": "float64"})
+        .to_dict("records"),
     }
 
 
@@ -133,15 +139,35 @@ def print_table(runs: list[dict[str, Any]]) -> None:
     print(markdown_table(headline_table(metrics)))
     print("\ncalibration (truth_mse: mean (P - true P)^2, no label noise; issue 3's target):\n")
     print(markdown_table(calibration_table(metrics), float_format="{:.5f}"))
+    print("\nper backtest fold (0 = the test above; change = calibrated - uncalibrated):\n")
+    print(markdown_table(fold_table(pd.DataFrame(runs[0]["backtest"])), float_format="{:.5f}"))
 
 
 def calibration_table(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Calibrated vs uncalibrated model (and the oracle): Brier, distance to the truth, log loss."""
-    wanted = ["brier_late", "brier_over_30", "truth_mse_late", "truth_mse_over_30",
-              "log_loss", "log_loss_matured"]  # fmt: skip
+    """Calibrated vs uncalibrated model (and the oracle): Brier, distance to the truth, log loss.
+
+    ``brier_ordinal`` / ``brier_multiclass`` need bucket probabilities: NaN for the oracle.
+    """
+    wanted = ["brier_late", "brier_over_30", "brier_ordinal", "brier_multiclass",
+              "truth_mse_late", "truth_mse_over_30", "log_loss", "log_loss_matured"]  # fmt: skip
     rows = metrics.loc[metrics["scorer"].isin(["model", "model_uncalibrated", "oracle"])]
     wide = rows.pivot_table(index="scorer", columns="metric", values="value", dropna=False)
     return wide.reindex(columns=[name for name in wanted if name in wide.columns])
+
+
+def fold_table(backtest: pd.DataFrame) -> pd.DataFrame:
+    """Per fold: ``FOLD_METRICS`` of the calibrated and raw model, and the change."""
+    import pandas as pd
+
+    wide = backtest.pivot_table(index=["fold", "metric"], columns="scorer", values="value")
+    parts = {
+        "calibrated": wide["model"],
+        "uncalibrated": wide["model_uncalibrated"],
+        "change": wide["model"] - wide["model_uncalibrated"],
+    }
+    table = pd.concat(parts, names=["model"]).unstack("metric")
+    table = table.reindex(columns=list(FOLD_METRICS)).reorder_levels(["fold", "model"])
+    return table.sort_index(level="fold", sort_remaining=False).reset_index()
 
 
 def main() -> None:

@@ -96,6 +96,8 @@ def _bookkeeping_columns() -> list[sa.Column[Any]]:
 
 def _sql_table(table: Table) -> sa.Table:
     indexes = [sa.Index(None, *columns) for columns in INDEXES.get(table.name, ())]
+    # "which rows changed since t" (serving.ledger_changes) reads by updated_at
+    indexes.append(sa.Index(None, "updated_at"))
     return sa.Table(
         table.name,
         metadata,

@@ -23,6 +23,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from models.buckets import LateBuckets
+from models.calibration import cumulative_from_proba
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,62 @@ def multiclass_log_loss(y_bucket: np.ndarray, proba: np.ndarray, eps: float = 1e
     rows = np.asarray(proba, dtype="float64")[known]
     picked = rows[np.arange(rows.shape[0]), labels[known].astype("int64")]
     return float(-np.mean(np.log(np.clip(picked, eps, 1.0))))
+
+
+def _bucket_labels(y_bucket: np.ndarray | pd.Series) -> np.ndarray:
+    """Buckets as a float array, NaN where not known."""
+    return np.asarray(pd.Series(y_bucket, dtype="Float64").to_numpy(na_value=np.nan))
+
+
+def multiclass_brier(y_bucket: np.ndarray, proba: np.ndarray) -> float:
+    """Mean over rows with a known bucket of sum_k (p_k - 1[bucket = k])^2; NaN for no rows.
+
+    The classic (Brier 1950) score, between 0 and 2: it ignores the order of the
+    buckets (21 days late predicted as 31-60 costs as much as predicted > 90).
+    ``y_bucket`` NaN marks a row whose bucket is not known; it is skipped, so this uses
+    the rows of ``multiclass_log_loss``.
+    """
+    labels = _bucket_labels(y_bucket)
+    known = ~np.isnan(labels)
+    if not known.any():
+        return math.nan
+    rows = np.asarray(proba, dtype="float64")[known]
+    one_hot = np.zeros_like(rows)
+    one_hot[np.arange(rows.shape[0]), labels[known].astype("int64")] = 1.0
+    return float(np.mean(np.sum((rows - one_hot) ** 2, axis=1)))
+
+
+def ordinal_brier(
+    y_bucket: np.ndarray, proba: np.ndarray, y_exact: np.ndarray | None = None
+) -> float:
+    """Ranked probability score (Epstein 1969) with right-censored rows; NaN for no rows.
+
+    The Brier score of the cumulative forecast: with K buckets, for each threshold
+    k = 1..K-1, S_k = P(bucket >= k) (``cumulative_from_proba``) against the outcome
+    o_k = 1[bucket >= k]. ``y_bucket`` is the bucket, or where ``y_exact`` is False
+    (right-censored) the lowest bucket the row can still end in; NaN = nothing known;
+    ``y_exact=None`` means every bucket given is exact. Threshold k of a row is known
+    when its bucket is exact, or when its lowest bucket is >= k (then o_k = 1).
+
+    Score = mean over the rows with at least one known threshold of (the mean over that
+    row's known thresholds of (S_k - o_k)^2). For an exact row this is the usual RPS
+    normalized by K-1, between 0 and 1; an open invoice 40 days overdue at the cutoff
+    (lowest bucket 31-60) is scored on S_1 and S_2 only; one not yet due, on nothing.
+    Unlike ``multiclass_brier``, a forecast one bucket off costs less than one three off.
+    """
+    labels = _bucket_labels(y_bucket)
+    exact = np.ones(labels.shape, bool) if y_exact is None else np.asarray(y_exact, bool)
+    cumulative = cumulative_from_proba(np.asarray(proba, dtype="float64"))
+    thresholds = np.arange(1, cumulative.shape[1] + 1)
+    with np.errstate(invalid="ignore"):  # NaN labels compare False: nothing known
+        reached = labels[:, None] >= thresholds[None, :]
+    known = (exact & ~np.isnan(labels))[:, None] | reached
+    n_known = known.sum(axis=1)
+    scored = n_known > 0
+    if not scored.any():
+        return math.nan
+    squares = np.where(known, (cumulative - reached) ** 2, 0.0)
+    return float(np.mean(squares[scored].sum(axis=1) / n_known[scored]))
 
 
 def calibration_curve(target: np.ndarray, proba: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
@@ -158,16 +215,19 @@ def score_report(
     *,
     y_late: np.ndarray | None = None,
     y_over_30: np.ndarray | None = None,
+    y_bucket_floor: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Every headline metric in one call, with stable names, for the model and baselines.
 
     ``y_bucket`` is the true bucket (NaN where not known); ``y_late``/``y_over_30``
     (0/1, NaN where unknown) default to what ``y_bucket`` implies, and can be given to
-    use rows whose binary outcome is already known although the bucket is not.
+    use rows whose binary outcome is already known although the bucket is not;
+    likewise ``y_bucket_floor``, the lowest bucket a row can still end in where its
+    bucket is not known, lets ``brier_ordinal`` use the thresholds it already passed.
     Capture uses ``open_amount`` x (ends > 30 days late) over rows with known ``y_over_30``.
     Names: n_rows, share_late, share_over_30, roc_auc_late, pr_auc_late, roc_auc_over_30,
-    pr_auc_over_30, brier_late, brier_over_30, log_loss, ece_late, ece_over_30,
-    capture_at_10, capture_at_20.
+    pr_auc_over_30, brier_late, brier_over_30, brier_ordinal, brier_multiclass, log_loss,
+    ece_late, ece_over_30, capture_at_10, capture_at_20.
     """
     proba = buckets.check_proba(proba)
     labels = np.asarray(pd.Series(y_bucket, dtype="Float64").to_numpy(na_value=np.nan))
@@ -185,6 +245,8 @@ def score_report(
         "pr_auc_over_30": pr_auc(over_30, p_over_30),
         "brier_late": brier(late, p_late),
         "brier_over_30": brier(over_30, p_over_30),
+        "brier_ordinal": _censored_ordinal_brier(labels, proba, y_bucket_floor),
+        "brier_multiclass": multiclass_brier(labels, proba),
         "log_loss": multiclass_log_loss(labels, proba),
         "ece_late": expected_calibration_error(late, p_late),
         "ece_over_30": expected_calibration_error(over_30, p_over_30),
@@ -196,6 +258,17 @@ def score_report(
             np.asarray(priority, dtype="float64")[known_over], amount_over_30[known_over], fraction
         )
     return report
+
+
+def _censored_ordinal_brier(
+    labels: np.ndarray, proba: np.ndarray, floor: np.ndarray | None
+) -> float:
+    """``ordinal_brier`` with the exact buckets, and ``floor`` where they are unknown."""
+    if floor is None:
+        return ordinal_brier(labels, proba)
+    exact = ~np.isnan(labels)
+    lowest = np.where(exact, labels, _bucket_labels(floor))
+    return ordinal_brier(lowest, proba, exact)
 
 
 def _target_from(

@@ -119,6 +119,22 @@ class Settings(BaseSettings):
     model_poll_seconds: float = Field(
         30.0, ge=0, description="seconds between checks of the served alias; 0 = never poll"
     )
+    bulk_lane_size: int = Field(
+        1,
+        ge=1,
+        description="worklist, KPI and page requests computing at once per worker; more wait "
+        "(scoring never does: serving.lanes)",
+    )
+    thread_switch_seconds: float = Field(
+        0.001,
+        gt=0,
+        le=0.1,
+        description="serving: the interpreter's thread switch interval; short, so the event "
+        "loop answering cached scores is not kept waiting by a computing thread",
+    )
+    ingest_lane_size: int = Field(
+        2, ge=1, description="ingest requests writing at once per worker; more wait (serving.lanes)"
+    )
     max_batch_rows: int = Field(10_000, ge=1, description="most rows in one ledger batch request")
     max_body_bytes: int = Field(
         20_000_000, ge=1024, description="largest request body accepted, in bytes"
@@ -158,6 +174,12 @@ class Settings(BaseSettings):
     )
     score_cache_max_age_seconds: float = Field(
         300.0, gt=0, description="seconds a cached stored-mode answer may be served"
+    )
+    score_warm_seconds: float = Field(
+        0.5,
+        ge=0,
+        description="seconds between rounds that re-score changed customers asked about "
+        "lately, before they are asked again (serving.answer_warmer); 0 = off",
     )
     score_reasons_method: Literal["shap", "path"] = Field(
         "path",

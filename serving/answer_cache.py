@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.datastructures import State
 
 from ledger.store import LedgerStore
 from payrisk.settings import Settings
@@ -50,6 +51,10 @@ class AnswerCache:
             )
         return self.answers.get((*key, revision.tables)) if revision.settled else None
 
+    def has(self, key: tuple[object, ...], revision: CustomerRevision) -> bool:
+        """Whether an answer for ``key`` at ``revision`` is kept (counts no hit or miss)."""
+        return self.answers.peek((*key, revision.tables)) is not None
+
     def keep(
         self, key: tuple[object, ...], revision: CustomerRevision | None, answer: CachedAnswer
     ) -> None:
@@ -58,15 +63,19 @@ class AnswerCache:
             self.answers.put((*key, revision.tables), answer)
 
 
-async def get_score_cache(request: Request) -> AnswerCache:
-    """The app's cache of stored-mode answers, made on first use."""
-    state = request.app.state
+def answer_cache_for(state: State) -> AnswerCache:
+    """The app's cache of stored-mode answers (``state``: ``app.state``), made on first use."""
     if getattr(state, "score_cache", None) is None:
         settings: Settings = state.settings
         entries, max_age = settings.score_cache_entries, settings.score_cache_max_age_seconds
         state.customer_revisions = ScoreCache(entries, max_age)
         state.score_cache = ScoreCache(entries, max_age)
     return AnswerCache(state.score_cache, state.customer_revisions)
+
+
+async def get_score_cache(request: Request) -> AnswerCache:
+    """The app's cache of stored-mode answers, made on first use."""
+    return answer_cache_for(request.app.state)
 
 
 ScoreCacheDep = Annotated[AnswerCache, Depends(get_score_cache)]

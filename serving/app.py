@@ -8,8 +8,11 @@ it is there. ``payrisk serve`` runs ``uvicorn serving.app:create_app --factory``
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,8 +22,11 @@ from starlette.concurrency import run_in_threadpool
 from ledger.store import ConnectionLimits, LedgerStore, StoreError
 from models.pyfunc import payrisk_version
 from payrisk.settings import Settings
+from serving.answer_cache import answer_cache_for
+from serving.answer_warmer import AnswerWarmer
 from serving.auth import KeyAuthenticator
 from serving.errors import install_error_handlers
+from serving.lanes import Lane
 from serving.logs import configure_logging
 from serving.metrics import ServiceMetrics
 from serving.middleware import RequestContextMiddleware
@@ -81,14 +87,33 @@ def _freeze_heap() -> None:
     gc.freeze()
 
 
+def _start_warmer(app: FastAPI) -> asyncio.Task[None] | None:
+    """The worker's refresh-ahead of answers (``serving.answer_warmer``), unless it is off."""
+    settings: Settings = app.state.settings
+    cache = answer_cache_for(app.state)
+    if settings.score_warm_seconds <= 0 or not cache.enabled:
+        return None
+    warmer = AnswerWarmer(
+        app.state.store, app.state.holder, cache, settings, settings.score_warm_seconds
+    )
+    app.state.answer_warmer = warmer
+    return asyncio.create_task(warmer.run())
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Migrating and loading a model block: keep them off the event loop.
     await run_in_threadpool(_start, app)
     _freeze_heap()
+    sys.setswitchinterval(app.state.settings.thread_switch_seconds)
+    warming = _start_warmer(app)
     try:
         yield
     finally:
+        if warming is not None:
+            warming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await warming
         await run_in_threadpool(_stop, app)
 
 
@@ -122,6 +147,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.holder = holder
     app.state.metrics = metrics
     app.state.authenticator = KeyAuthenticator(store, settings.api_key_cache_seconds)
+    lanes = {
+        "bulk": Lane("bulk", settings.bulk_lane_size),
+        "ingest": Lane("ingest", settings.ingest_lane_size),
+    }
+    app.state.lanes = lanes
+    metrics.watch_lanes(lambda: {name: lane.waiting for name, lane in lanes.items()})
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     install_error_handlers(app)
     app.add_middleware(

@@ -47,8 +47,9 @@ _OWNER_COLUMNS = {
     "activities": ("activity_id", "customer_id", "invoice_id"),
 }
 
-_POSTGRES_WATERMARK = sa.text(
-    """
+# The oldest start among the open transactions of this database (its own included), or
+# now(); HIDDEN_SESSION_OVERLAP_SECONDS before now when a session's start is hidden.
+POSTGRES_WATERMARK_SQL = f"""
     select least(
         now(),
         (select min(xact_start) from pg_stat_activity
@@ -57,9 +58,9 @@ _POSTGRES_WATERMARK = sa.text(
             select 1 from pg_stat_activity
              where datname = current_database() and backend_type = 'client backend'
                and state is null)
-        then now() - make_interval(secs => :hidden) end)
-    """
-)
+        then now() - make_interval(secs => {HIDDEN_SESSION_OVERLAP_SECONDS}) end)
+"""
+_POSTGRES_WATERMARK = sa.text(POSTGRES_WATERMARK_SQL)
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def read_watermark(connection: sa.Connection, dialect_name: str) -> Watermark:
     Call it on its own connection or transaction *before* opening the snapshot it guards.
     """
     if dialect_name == "postgresql":
-        row = connection.execute(_POSTGRES_WATERMARK, {"hidden": HIDDEN_SESSION_OVERLAP_SECONDS})
+        row = connection.execute(_POSTGRES_WATERMARK)
         return Watermark(row.scalar_one())
     # CURRENT_TIMESTAMP's text form ('YYYY-MM-DD HH:MM:SS'), as updated_at is stored
     moment = connection.execute(

@@ -15,12 +15,19 @@ A customer's **revision** (``read_customer_revision``) is one small query: per t
 number of the customer's rows and their newest ``updated_at`` (set by every insert and by
 every upsert that changes a value), with the database's clock. Rows are never deleted,
 so any ingest that touches the customer changes it -- as long as the writes are not in
-the same clock tick as the revision read: SQLite's clock counts whole seconds, and a
-PostgreSQL row carries its transaction's *start* time. A revision is therefore only
-``settled`` (fit to key a cache) when its newest change is ``SETTLE_SECONDS`` old by the
-database's clock; the answer cache also bounds the age of its entries
-(``serving.score_cache``), which bounds the one race left (an ingest transaction held
-open longer than that while another changes the same customer).
+the same clock tick as the revision read, or older than the newest change seen. A
+revision is therefore only ``settled`` (fit to key a cache) when no later write can
+leave it unchanged:
+
+- PostgreSQL: a row carries its transaction's *start* time, so a transaction still open
+  may later commit a change dated before the newest one seen. The revision is settled
+  when its newest change is older than the start of every open transaction (the
+  watermark of ``serving.ledger_changes``, read in the same query): every later commit
+  then dates after it. Exact, and settled as soon as the writers that came before end.
+- SQLite: its clock counts whole seconds; settled when the newest change is
+  ``SETTLE_SECONDS`` old. The answer cache also bounds the age of its entries
+  (``serving.score_cache``), which bounds the one race left there (an ingest transaction
+  held open longer than that while another changes the same customer).
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from ledger.contract import TABLES, Column, Table
 from ledger.db_schema import SQL_TABLES, load_select
 from ledger.frames import Ledger, dtype_of
 from ledger.store import LedgerStore, StoreUnavailable
+from serving.ledger_changes import POSTGRES_WATERMARK_SQL
 
 # Bound parameters per IN (...) list: far below every driver's limit.
 _IDS_PER_QUERY = 500
@@ -178,20 +186,26 @@ class CustomerRevision:
 
 
 @functools.cache
-def _revision_select() -> sa.Select[Any]:
+def _revision_select(dialect_name: str) -> sa.Select[Any]:
     """The revision query for the bound ``customer_id``, built once (not per request)."""
     customer_id = sa.bindparam("customer_id", type_=sa.String())
-    parts: list[sa.ScalarSelect[object]] = []
+    parts: list[Any] = []
     for name in TABLES:
         table = SQL_TABLES[name]
         mine = table.c["customer_id"] == customer_id
         parts.append(sa.select(sa.func.count()).select_from(table).where(mine).scalar_subquery())
         parts.append(sa.select(sa.func.max(table.c["updated_at"])).where(mine).scalar_subquery())
-    return cast("sa.Select[Any]", sa.select(*parts, sa.func.now()))
+    if dialect_name == "postgresql":  # the moment before which nothing more can commit
+        parts.append(sa.literal_column(f"({POSTGRES_WATERMARK_SQL})"))
+    else:  # the clock: whole seconds on SQLite
+        parts.append(sa.func.now())
+    return cast("sa.Select[Any]", sa.select(*parts))
 
 
 def _execute_revision(connection: sa.Connection, customer_id: str) -> CustomerRevision:
-    return _revision_of(connection.execute(_revision_select(), {"customer_id": customer_id}).one())
+    statement = _revision_select(connection.dialect.name)
+    row = connection.execute(statement, {"customer_id": customer_id}).one()
+    return _revision_of(row, exact_clock=connection.dialect.name == "postgresql")
 
 
 def _as_moment(value: object) -> datetime | None:
@@ -199,9 +213,10 @@ def _as_moment(value: object) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
-def _revision_of(row: sa.Row[Any]) -> CustomerRevision:
+def _revision_of(row: sa.Row[Any], *, exact_clock: bool) -> CustomerRevision:
+    """``exact_clock``: the row's last value is the watermark (PostgreSQL), not the clock."""
     values = tuple(row)
-    now = _as_moment(values[-1])
+    moment_now = _as_moment(values[-1])
     tables = tuple(
         (int(values[i] or 0), None if values[i + 1] is None else str(values[i + 1]))
         for i in range(0, len(values) - 1, 2)
@@ -211,9 +226,13 @@ def _revision_of(row: sa.Row[Any]) -> CustomerRevision:
         for moment in (_as_moment(values[i + 1]) for i in range(0, len(values) - 1, 2))
         if moment is not None
     ]
-    settled = now is not None and all(
-        now - moment >= timedelta(seconds=SETTLE_SECONDS) for moment in newest
-    )
+    if moment_now is None:
+        settled = False
+    elif exact_clock:
+        settled = all(moment < moment_now for moment in newest)
+    else:
+        settle = timedelta(seconds=SETTLE_SECONDS)
+        settled = all(moment_now - moment >= settle for moment in newest)
     return CustomerRevision(tables=tables, exists=tables[0][0] > 0, settled=settled)
 
 
@@ -221,6 +240,16 @@ def read_customer_revision(store: LedgerStore, customer_id: str) -> CustomerRevi
     """The customer's revision (module doc): one query, whatever the size of its history."""
     with _snapshot(store) as connection:
         return _execute_revision(connection, customer_id)
+
+
+def read_customer_revisions(
+    store: LedgerStore, customer_ids: Sequence[str]
+) -> dict[str, CustomerRevision]:
+    """Several customers' revisions, read in one snapshot (one small query each)."""
+    with _snapshot(store) as connection:
+        return {
+            customer_id: _execute_revision(connection, customer_id) for customer_id in customer_ids
+        }
 
 
 def read_customer_rows_at(

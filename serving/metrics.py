@@ -64,6 +64,23 @@ class _ModelCollector(Collector):
         )
 
 
+class _QueueCollector(Collector):
+    """Requests waiting in each lane (``serving.lanes``), read at scrape time."""
+
+    def __init__(self, waiting: Callable[[], dict[str, int]]) -> None:
+        self._waiting = waiting
+
+    def collect(self) -> Iterator[Metric]:
+        gauge = GaugeMetricFamily(
+            "payrisk_lane_waiting",
+            "Requests of this worker waiting for a slot of the lane (bulk: worklist, KPIs, pages)",
+            labels=["lane"],
+        )
+        for lane, count in sorted(self._waiting().items()):
+            gauge.add_metric([lane], count)
+        yield gauge
+
+
 class ServiceMetrics:
     """The service's counters and histograms, and their text exposition."""
 
@@ -108,6 +125,10 @@ class ServiceMetrics:
     def watch_model(self, status: Callable[[], ModelStatusView]) -> None:
         """Export the served model's identity and reload failures, read at scrape time."""
         self.registry.register(_ModelCollector(status))
+
+    def watch_lanes(self, waiting: Callable[[], dict[str, int]]) -> None:
+        """Export how many requests wait in each lane, read at scrape time."""
+        self.registry.register(_QueueCollector(waiting))
 
     def exposition(self) -> bytes:
         """Every metric in the Prometheus text format."""

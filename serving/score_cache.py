@@ -60,6 +60,17 @@ class ScoreCache(Generic[Value]):
             self.hits += 1
             return entry[1]
 
+    def peek(self, key: Hashable) -> Value | None:
+        """The cached answer like ``get``, but neither counted nor made more recent."""
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expired = (
+            self.max_age_seconds is not None and self._clock() - entry[0] > self.max_age_seconds
+        )
+        return None if expired else entry[1]
+
     def put(self, key: Hashable, value: Value) -> None:
         """Keep ``value`` under ``key``, dropping the least recently used beyond the bound."""
         if self.max_entries <= 0:

@@ -8,6 +8,14 @@ Each binary metric uses the rows whose binary target is known (``training.labels
 The multiclass log loss is also scored on the rows whose bucket has matured
 (``log_loss_matured``): the rows with a known bucket lean to invoices paid early.
 
+Brier of the whole bucket distribution, for the scorers with bucket probabilities
+(model, uncalibrated model, baselines; not the oracle, which has only P(late) and
+P(> 30)): ``brier_multiclass`` (the classic sum over buckets, on the rows with a known
+bucket, so like ``log_loss`` it leans to invoices paid early) and ``brier_ordinal``
+(the ranked probability score: the mean Brier of P(bucket >= k) over the thresholds k
+each row has passed or settled, so right-censored rows count through their
+``bucket_floor``; ``models.metrics.ordinal_brier``).
+
 Late-amount capture is reported twice: pooled over every test row (``capture_at_k``,
 from ``models.metrics.score_report``) and the way a collector lives it
 (``capture_at_k_daily``): on each grid date, the worklist is every invoice open that
@@ -136,6 +144,40 @@ def _slice_masks(rows: pd.DataFrame, config: EvaluationConfig) -> dict[str, np.n
     return {"all": np.ones(len(rows), dtype=bool), "cold_start": cold, "warm": ~cold}
 
 
+def _proba_metrics(
+    rows: pd.DataFrame,
+    targets: dict[str, np.ndarray],
+    proba: np.ndarray,
+    priority: np.ndarray,
+    buckets: LateBuckets,
+) -> dict[str, float]:
+    """The metrics of a scorer with bucket probabilities (``score_report`` and more)."""
+    open_amount = np.nan_to_num(rows["open_amount"].to_numpy(dtype="float64", na_value=np.nan))
+    # split rows have a floor (``training.split``); without one, exact buckets only
+    floor = (
+        rows["bucket_floor"].astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
+        if "bucket_floor" in rows.columns
+        else None
+    )
+    values = score_report(
+        targets["bucket"],
+        proba,
+        buckets,
+        priority,
+        open_amount,
+        y_late=targets["late"],
+        y_over_30=targets["over_30"],
+        y_bucket_floor=floor,
+    )
+    if "bucket_matured" in rows.columns:
+        # the rows whose bucket is known whatever the outcome (``training.labels``)
+        matured = rows["bucket_matured"].to_numpy(dtype=bool)
+        values["n_bucket_matured"] = float(matured.sum())
+        matured_bucket = np.where(matured, targets["bucket"], np.nan)
+        values["log_loss_matured"] = multiclass_log_loss(matured_bucket, proba)
+    return values
+
+
 def _scorer_metrics(
     rows: pd.DataFrame, scores: Scores, buckets: LateBuckets, config: EvaluationConfig
 ) -> dict[str, float]:
@@ -143,23 +185,9 @@ def _scorer_metrics(
     targets = row_targets(rows)
     open_amount = np.nan_to_num(rows["open_amount"].to_numpy(dtype="float64", na_value=np.nan))
     if scores.proba is not None:
-        values = score_report(
-            targets["bucket"],
-            scores.proba,
-            buckets,
-            scores.priority,
-            open_amount,
-            y_late=targets["late"],
-            y_over_30=targets["over_30"],
-        )
+        values = _proba_metrics(rows, targets, scores.proba, scores.priority, buckets)
     else:
         values = _binary_metrics(targets, scores, open_amount)
-    if scores.proba is not None and "bucket_matured" in rows.columns:
-        # the rows whose bucket is known whatever the outcome (``training.labels``)
-        matured = rows["bucket_matured"].to_numpy(dtype=bool)
-        values["n_bucket_matured"] = float(matured.sum())
-        matured_bucket = np.where(matured, targets["bucket"], np.nan)
-        values["log_loss_matured"] = multiclass_log_loss(matured_bucket, scores.proba)
     values |= _counts(rows, targets)
     customers = rows["customer_id"].to_numpy()
     for target in TARGETS:

@@ -17,6 +17,7 @@ from ledger.store import LedgerStore
 from serving.deps import SettingsDep, StoreDep, require_scope
 from serving.errors import ApiError
 from serving.ingest import IngestRejected, ingest
+from serving.lanes import IngestLane
 from serving.schemas.ledger import (
     MAX_ID_LENGTH,
     ActivityRecord,
@@ -35,7 +36,7 @@ from serving.schemas.ledger import (
 router = APIRouter(
     prefix="/v1",
     tags=["ledger"],
-    dependencies=[Depends(require_scope("ingest"))],
+    dependencies=[Depends(require_scope("ingest")), IngestLane],
     responses={
         401: {"description": "missing, unknown or revoked API key"},
         403: {"description": "the key lacks the scope `ingest`"},

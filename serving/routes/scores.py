@@ -39,6 +39,7 @@ from serving.answer_cache import (
     known_revision,
     revision_is_local,
 )
+from serving.answer_warmer import AskedKeys
 from serving.answers import customer_answer, model_ref, score, score_misses, today
 from serving.deps import MetricsDep, ModelDep, SettingsDep, StoreDep, get_model, require_scope
 from serving.errors import ApiError
@@ -93,6 +94,7 @@ class StoredMode:
     snapshot: ModelSnapshot
     cache: AnswerCache
     batcher: MicroBatcher[str, CachedAnswer]
+    asked: AskedKeys | None  # what the worker's answer warmer re-scores after a change
 
 
 async def get_stored_mode(request: Request) -> StoredMode:
@@ -105,6 +107,7 @@ async def get_stored_mode(request: Request) -> StoredMode:
         snapshot=await get_model(state.holder),
         cache=await get_score_cache(request),
         batcher=_batcher(state),
+        asked=warmer.asked if (warmer := getattr(state, "answer_warmer", None)) else None,
     )
 
 
@@ -154,6 +157,8 @@ async def customer_risk(
             lambda misses: score_misses(mode.store, snapshot, mode.settings, when, lang, misses),
         )
         cache.keep(key, revision, answer)
+    if mode.asked is not None:
+        mode.asked.note(key[:5], customer_id)
     mode.metrics.record_scores([answer[0]])
     # the body is already JSON of a CustomerRiskResponse: no second validation
     return Response(content=answer[1], media_type="application/json")

@@ -26,6 +26,7 @@ from serving.errors import ApiError
 from serving.ingest import IngestRejected
 from serving.kpi_reads import KpiQuestion, kpi_tables
 from serving.kpis import __doc__ as KPI_FORMULAS
+from serving.lanes import BulkLaneDep
 from serving.schemas.ledger import MAX_DATE, MAX_ID_LENGTH, MIN_DATE, storable_text
 from serving.schemas.worklist import ActionIn, ActionOut, KpiReport, WorklistItem, WorklistPage
 from serving.worklist import UnknownFilterValue, filter_worklist, known_filter_values
@@ -107,6 +108,7 @@ def get_worklist(
     settings: SettingsDep,
     store: StoreDep,
     _caller: WorklistCaller,
+    _lane: BulkLaneDep,
     collector: str | None = None,
     tier: str | None = None,
     segment: str | None = None,
@@ -144,6 +146,7 @@ def get_kpis(
     settings: SettingsDep,
     store: StoreDep,
     _caller: WorklistCaller,
+    _lane: BulkLaneDep,
     as_of: AsOf = None,
     group_by: Literal["collector", "segment"] | None = None,
     months: Annotated[int, Query(ge=1, le=36)] = 12,

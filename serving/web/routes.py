@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse, Response
 from serving.actions import ActionRejected, UnknownCustomer, log_action
 from serving.auth import KeyAuthenticator
 from serving.ingest import IngestRejected
+from serving.lanes import BulkLane
 from serving.model_health import health_view
 from serving.web.charts_view import history_chart, kpi_charts
 from serving.web.csrf import (
@@ -134,7 +135,7 @@ def _csrf_refused(request: Request, session: WebSession | None) -> Response:
     return render(request, "error.html", context, session, status_code=403)
 
 
-@router.get("/worklist")
+@router.get("/worklist", dependencies=[BulkLane])
 def worklist_page(request: Request) -> Response:
     """The ranked worklist with filters, sort and paging."""
     session = read_session(request)
@@ -152,7 +153,7 @@ def worklist_page(request: Request) -> Response:
     return render(request, "worklist.html", context, session)
 
 
-@router.get("/worklist.csv")
+@router.get("/worklist.csv", dependencies=[BulkLane])
 def worklist_csv(request: Request) -> Response:
     """The filtered worklist as CSV (the API's export; unknown filter values are ignored)."""
     if read_session(request) is None:
@@ -198,7 +199,7 @@ def _customer_page(
     return render(request, "customer.html", context, session, status_code)
 
 
-@router.get("/customers/{customer_id}")
+@router.get("/customers/{customer_id}", dependencies=[BulkLane])
 def customer_page(request: Request, customer_id: str) -> Response:
     """One customer: header, payment history, open invoices, reasons, activities, forms."""
     session = read_session(request)
@@ -207,7 +208,7 @@ def customer_page(request: Request, customer_id: str) -> Response:
     return _customer_page(request, customer_id, session)
 
 
-@router.post("/customers/{customer_id}/actions")
+@router.post("/customers/{customer_id}/actions", dependencies=[BulkLane])
 def log_customer_action(
     request: Request,
     customer_id: str,
@@ -251,7 +252,7 @@ def log_customer_action(
     return _customer_page(request, customer_id, session, form, errors, 422)
 
 
-@router.get("/kpis")
+@router.get("/kpis", dependencies=[BulkLane])
 def kpis_page(request: Request) -> Response:
     """AR KPIs now and their monthly trend (aging, DSO, CEI)."""
     session = read_session(request)
@@ -263,7 +264,7 @@ def kpis_page(request: Request) -> Response:
     return render(request, "kpis.html", {**view, "today": today_utc()}, session)
 
 
-@router.get("/model")
+@router.get("/model", dependencies=[BulkLane])
 def model_page(request: Request) -> Response:
     """The model card: which version serves, its test metrics beside the baselines, plots,
     and its health (drift status and PSI of the recent scores, ``serving.model_health``)."""

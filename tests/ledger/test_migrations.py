@@ -75,7 +75,11 @@ def test_the_migrated_schema_matches_db_schema_exactly(database_url: str) -> Non
             differences = compare_metadata(context, metadata)
         assert differences == []
         indexes = {index["name"] for index in sa.inspect(store.engine).get_indexes("payments")}
-        assert indexes == {"ix_payments_customer_id_payment_date", "ix_payments_invoice_id"}
+        assert indexes == {
+            "ix_payments_customer_id_payment_date",
+            "ix_payments_invoice_id",
+            "ix_payments_updated_at",
+        }
     finally:
         store.dispose()
 

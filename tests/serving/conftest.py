@@ -144,6 +144,7 @@ def service_settings(tmp_path: Path) -> SettingsFactory:
             "mlflow_tracking_uri": f"sqlite:///{tmp_path / 'no-mlflow' / 'mlflow.db'}",
             "model_poll_seconds": 0,
             "api_key_cache_seconds": 0,
+            "score_warm_seconds": 0,  # no background rounds: tests drive the warmer by hand
         }
         return Settings(**(values | overrides))  # type: ignore[arg-type]
 

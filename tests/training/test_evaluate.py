@@ -144,3 +144,32 @@ def test_multiclass_log_loss_is_also_scored_on_the_matured_rows_only() -> None:
     assert value[("model", "all", "log_loss_matured")] == pytest.approx(expected)
     assert value[("model", "all", "n_bucket_matured")] == 3
     assert value[("model", "all", "log_loss")] != pytest.approx(expected)
+
+
+def test_bucket_briers_use_the_floor_of_censored_rows_and_skip_the_oracle() -> None:
+    buckets = LateBuckets()
+    rows = _test_rows()  # buckets 2, 0, 3, 2, 2, unknown (row 5: late, over_30 unknown)
+    proba = np.tile([0.4, 0.2, 0.2, 0.1, 0.1], (6, 1))  # S_1..S_4 = 0.6, 0.4, 0.2, 0.1
+    model = Scores(buckets.p_late(proba), buckets.p_over(proba, 30), np.arange(6.0), proba)
+    oracle = Scores(np.full(6, 0.6), np.full(6, 0.4), np.ones(6))
+    config = EvaluationConfig(cold_start_min_paid=3, small_sample_rows=10, bootstrap_rounds=0)
+    bucket_2 = (0.4**2 + 0.6**2 + 0.2**2 + 0.1**2) / 4  # outcomes 1, 1, 0, 0
+    bucket_0 = (0.6**2 + 0.4**2 + 0.2**2 + 0.1**2) / 4
+    bucket_3 = (0.4**2 + 0.6**2 + 0.8**2 + 0.1**2) / 4
+    exact_rows = [bucket_2, bucket_0, bucket_3, bucket_2, bucket_2]
+    without = metrics_frame(rows, {"model": model, ORACLE: oracle}, buckets, config)
+    value = without.set_index(["scorer", "slice", "metric"])["value"]
+    assert value[("model", "all", "brier_ordinal")] == pytest.approx(np.mean(exact_rows))
+    one_hot_squares = {2: 0.86, 0: 0.46, 3: 1.06}  # e.g. bucket 2: .4^2+.2^2+.8^2+.1^2+.1^2
+    assert value[("model", "all", "brier_multiclass")] == pytest.approx(
+        np.mean([one_hot_squares[b] for b in (2, 0, 3, 2, 2)])
+    )
+    bucket_briers = without["metric"].isin(["brier_ordinal", "brier_multiclass"])
+    assert set(without.loc[bucket_briers, "scorer"]) == {"model"}  # not the oracle, no gap
+    rows["bucket_floor"] = [2, 0, 3, 2, 2, 1]  # row 5 is known to be late: S_1 only
+    frame = metrics_frame(rows, {"model": model}, buckets, config)
+    value = frame.set_index(["scorer", "slice", "metric"])["value"]
+    assert value[("model", "all", "brier_ordinal")] == pytest.approx(np.mean([*exact_rows, 0.4**2]))
+    assert value[("model", "cold_start", "brier_ordinal")] == pytest.approx(
+        np.mean([bucket_3, 0.4**2])
+    )

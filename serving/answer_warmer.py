@@ -1,0 +1,205 @@
+"""Refresh-ahead of stored-mode answers: a changed customer is scored again before it is asked.
+
+A cached answer (``serving.answer_cache``) is keyed by the customer's revision, so any
+ingest that touches the customer turns the next question about it into a miss: a
+scoring call of ~10-20 ms of CPU, several times that in a busy worker, where a hit
+costs a small query. A collections system that pushes a customer's invoices and then
+asks for its risk, or a second worker that has never seen the change, pays it.
+
+Each worker therefore runs one background task that, every ``interval_seconds``:
+
+1. asks whether anything was committed at all (``serving.ledger_cache``'s database
+   revision: one tiny query) and stops there if not;
+2. reads which customers' rows changed since its last round
+   (``serving.ledger_changes``, with its watermark rule: no committed write is missed);
+3. keeps those it has been asked about lately (``AskedKeys``: per customer, the model,
+   as-of date and language of recent questions, for the model now served);
+4. reads their revisions (before their rows, the cache's rule), and scores the ones
+   whose answer under that revision is not cached yet, in one batch per question kind,
+   with the very code a miss runs (``serving.answers.score_misses``). A revision that is
+   not settled yet is tried again next round.
+
+Nothing here decides what an answer is: a warmed answer is stored exactly as a miss
+would store it, under the revision read before its rows, so a write that lands in
+between only leaves a useless entry. The cost is bounded: at most ``max_customers`` per
+round, only customers asked about within ``remember_seconds``, and rounds run one at a
+time. A round that fails (database away) is logged and the next one tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from ledger.store import LedgerStore
+from payrisk.settings import Settings
+from serving.answer_cache import AnswerCache
+from serving.answers import score_misses
+from serving.ledger_cache import ledger_cache
+from serving.ledger_changes import Watermark, changed_owners, read_watermark
+from serving.ledger_reads import CustomerRevision, read_customer_revisions, read_snapshot
+from serving.model_holder import ModelHolder, ModelSnapshot
+from serving.schemas.scores import Lang
+
+logger = logging.getLogger("serving.answer_warmer")
+
+# (model name, version, loaded at, as-of date, language): what an answer is about
+# besides its customer; the answer cache's key is this plus the customer id.
+Question = tuple[str, str, Any, date, Lang]
+
+
+@dataclass
+class AskedKeys:
+    """Per customer, the questions asked about it lately (most recently asked last)."""
+
+    max_customers: int
+    remember_seconds: float
+    clock: Callable[[], float] = time.monotonic
+    _asked: OrderedDict[str, dict[Question, float]] = field(default_factory=OrderedDict)
+
+    def note(self, question: Question, customer_id: str) -> None:
+        """Remember that ``customer_id`` was asked ``question`` now."""
+        questions = self._asked.pop(customer_id, {})
+        questions.pop(question, None)
+        questions[question] = self.clock()
+        while len(questions) > 4:  # a few as-of dates or languages per customer at most
+            questions.pop(next(iter(questions)))
+        self._asked[customer_id] = questions
+        while len(self._asked) > self.max_customers:
+            self._asked.popitem(last=False)
+
+    def recent(self, customer_id: str, snapshot: ModelSnapshot) -> list[Question]:
+        """The questions about ``customer_id`` asked lately of the model now served."""
+        since = self.clock() - self.remember_seconds
+        served = (snapshot.name, snapshot.version, snapshot.loaded_at)
+        return [
+            question
+            for question, at in self._asked.get(customer_id, {}).items()
+            if at >= since and question[:3] == served
+        ]
+
+    def __contains__(self, customer_id: object) -> bool:
+        return customer_id in self._asked
+
+
+@dataclass
+class AnswerWarmer:
+    """The refresh-ahead task of one worker (module doc); ``run`` it on the worker's loop."""
+
+    store: LedgerStore
+    holder: ModelHolder
+    cache: AnswerCache
+    settings: Settings
+    interval_seconds: float
+    max_customers: int = 256
+    asked: AskedKeys = field(init=False)
+    rounds: int = 0
+    warmed: int = 0  # answers computed ahead, for tests and curiosity
+    _database: Hashable = None
+    _watermark: Watermark | None = None
+    _pending: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.asked = AskedKeys(
+            max_customers=max(self.cache.answers.max_entries, 1),
+            remember_seconds=self.settings.score_cache_max_age_seconds,
+        )
+
+    async def run(self) -> None:
+        """Warm every ``interval_seconds`` until cancelled."""
+        while True:
+            await asyncio.sleep(self.interval_seconds)
+            try:
+                await self.warm_once()
+            except Exception as error:  # the database may be away: next round retries
+                logger.info("answer warming skipped", extra={"fields": {"error": str(error)}})
+
+    async def warm_once(self) -> int:
+        """One round: the answers computed ahead (0 when nothing changed)."""
+        snapshot = self.holder.current()
+        if snapshot is None or not self.cache.enabled:
+            return 0
+        self.rounds += 1
+        changed = await run_in_threadpool(self._changed_customers)
+        wanted = {
+            customer_id: questions
+            for customer_id in sorted(changed | self._pending)[: self.max_customers]
+            if (questions := self.asked.recent(customer_id, snapshot))
+        }
+        self._pending = set()
+        if not wanted:
+            return 0
+        revisions = await run_in_threadpool(read_customer_revisions, self.store, list(wanted))
+        warmed = 0
+        for question, customers in self._to_score(wanted, revisions).items():
+            warmed += await self._score(snapshot, question, customers, revisions)
+        self.warmed += warmed
+        return warmed
+
+    def _changed_customers(self) -> set[str]:
+        """Customers whose rows changed since the last round (empty on the first)."""
+        database = ledger_cache(self.store).revision()
+        if database == self._database and self._watermark is not None:
+            return set()
+        with read_snapshot(self.store) as connection:  # its own, before the snapshot
+            watermark = read_watermark(connection, self.store.dialect_name)
+        since, self._watermark, self._database = self._watermark, watermark, database
+        if since is None:
+            return set()
+        with read_snapshot(self.store) as connection:
+            owners = changed_owners(connection, self.store.dialect_name, since)
+        return {
+            str(customer_id)
+            for frame in owners.values()
+            if "customer_id" in frame
+            for customer_id in frame["customer_id"].dropna()
+        }
+
+    def _to_score(
+        self, wanted: dict[str, list[Question]], revisions: dict[str, CustomerRevision]
+    ) -> dict[Question, list[str]]:
+        """Per question, the customers whose answer at their revision is not kept yet."""
+        todo: dict[Question, list[str]] = {}
+        for customer_id, questions in wanted.items():
+            revision = revisions[customer_id]
+            if not revision.exists:
+                continue
+            if not revision.settled:
+                self._pending.add(customer_id)
+                continue
+            for question in questions:
+                if not self.cache.has((*question, customer_id), revision):
+                    todo.setdefault(question, []).append(customer_id)
+        return todo
+
+    async def _score(
+        self,
+        snapshot: ModelSnapshot,
+        question: Question,
+        customers: list[str],
+        revisions: dict[str, CustomerRevision],
+    ) -> int:
+        when, lang = question[3], question[4]
+        answers = await run_in_threadpool(
+            score_misses,
+            self.store,
+            snapshot,
+            self.settings,
+            when,
+            lang,
+            customers,
+        )
+        kept = 0
+        for customer_id, answer in zip(customers, answers, strict=True):
+            if not isinstance(answer, Exception):
+                self.cache.keep((*question, customer_id), revisions[customer_id], answer)
+                kept += 1
+        return kept
