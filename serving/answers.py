@@ -35,6 +35,9 @@ from serving.scoring import (
     score_ledger,
 )
 
+# An empty ledger, made once (frames are never modified): the date checks of no data
+_NO_DATA = Ledger.from_frames()
+
 
 def today() -> date:
     """Today in UTC: the default as-of date."""
@@ -128,7 +131,7 @@ def score_misses(
     """The answers about ``customer_ids`` (same model, as-of date and language), computed
     together; per id its (tier, JSON body), or the error it alone would get."""
     try:
-        when = _check_as_of(Ledger.from_frames(), as_of, settings)  # future or pre-1900
+        when = _check_as_of(_NO_DATA, as_of, settings)  # future or pre-1900
     except AsOfOutOfRange as error:
         return [error] * len(customer_ids)
     ids = list(dict.fromkeys(customer_ids))

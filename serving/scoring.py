@@ -45,24 +45,14 @@ from ledger.settlement import COVER_TOLERANCE_AMOUNT
 from models.explain import REASON_GROUPS, Reason, aggregate_contributions, top_reasons
 from models.pyfunc import LoadedModel, output_columns
 from models.reasons import Lang
-from models.rollup import RiskTiers, customer_rollup
+from models.rollup import RiskTiers
+from serving.rollup_rows import ROLLUP_COLUMNS as ROLLUP_COLUMNS  # importable from here
+from serving.rollup_rows import rollup_customers
 
 ReasonMethod = Literal["shap", "path"]
 REASONS_PER_ROW = 3
 # No ledger date is earlier (``serving.schemas.ledger.MIN_DATE``); pandas dates need > 1677.
 EARLIEST_AS_OF = date(1900, 1, 1)
-ROLLUP_COLUMNS = (
-    "customer_id",
-    "currency",
-    "open_invoices",
-    "open_amount",
-    "expected_amount_over_30",
-    "expected_share_over_30",
-    "max_p_over_30",
-    "amount_at_risk",
-    "reporting_currency",
-    "risk_tier",
-)
 
 
 class AsOfOutOfRange(PayriskError):
@@ -112,15 +102,21 @@ def ledger_data_start(ledger: Ledger) -> pd.Timestamp | None:
     return pd.Timestamp(min(known)) if known else None
 
 
+_FACT_DATES = (
+    ("customers", "created_date"),
+    ("invoices", "issue_date"),
+    ("payments", "payment_date"),
+    ("activities", "date"),
+)
+
+
 def data_start_by_customer(ledger: Ledger) -> pd.Series:
     """Per customer id, the earliest date of any of its facts (``ledger_data_start``)."""
-    parts = [
-        ledger.customers[["customer_id", "created_date"]].set_axis(["customer_id", "day"], axis=1),
-        ledger.invoices[["customer_id", "issue_date"]].set_axis(["customer_id", "day"], axis=1),
-        ledger.payments[["customer_id", "payment_date"]].set_axis(["customer_id", "day"], axis=1),
-        ledger.activities[["customer_id", "date"]].set_axis(["customer_id", "day"], axis=1),
-    ]
-    return pd.concat(parts, ignore_index=True).groupby("customer_id")["day"].min()
+    # numpy arrays and one Series groupby: a frame concat costs ms for a request's few rows
+    frames = [(ledger.table(name), column) for name, column in _FACT_DATES]
+    ids = pd.concat([frame["customer_id"] for frame, _ in frames], ignore_index=True)
+    days = np.concatenate([frame[day].to_numpy(dtype="datetime64[ns]") for frame, day in frames])
+    return pd.Series(days, name="day").groupby(ids).min()
 
 
 def check_as_of(ledger: Ledger, as_of: date, *, today: date, max_future_days: int) -> pd.Timestamp:
@@ -227,11 +223,10 @@ def _prepared(model: LoadedModel, features: pd.DataFrame) -> np.ndarray:
 def _predict(
     model: LoadedModel, ledger: Ledger, features: pd.DataFrame, matrix: np.ndarray
 ) -> pd.DataFrame:
-    due_of = ledger.invoices.set_index("invoice_id")["due_date"]
-    due_dates = pd.Series(
-        due_of.reindex(features["invoice_id"]).to_numpy(dtype="datetime64[ns]"),
-        index=features.index,
-    )
+    at = pd.Index(ledger.invoices["invoice_id"]).get_indexer(features["invoice_id"])
+    due_of = ledger.invoices["due_date"].to_numpy(dtype="datetime64[ns]")
+    # an invoice not found (-1) picks the appended NaT
+    due_dates = pd.Series(np.append(due_of, np.datetime64("NaT", "ns"))[at], index=features.index)
     if features.empty:
         # the model's calibrators refuse zero rows: an empty frame of the same columns
         columns = [*output_columns(model.card.buckets), "predicted_payment_date"]
@@ -254,53 +249,6 @@ def _predict(
         index=features.index,
     )
     return pd.concat([keys, predicted], axis=1)
-
-
-def _first_currency(invoices: pd.DataFrame) -> pd.Series:
-    """Per customer, its open invoices' currency, or NA when they mix currencies."""
-    by_customer = invoices.groupby("customer_id", sort=False)["currency"]
-    return by_customer.first().where(by_customer.nunique(dropna=False) == 1)
-
-
-def rollup_customers(
-    invoices: pd.DataFrame, customer_ids: Sequence[str], tiers: RiskTiers | None = None
-) -> pd.DataFrame:
-    """``ROLLUP_COLUMNS`` + ``reasons_row`` per asked customer, in the asked order.
-
-    ``tiers``: the tier thresholds and exchange rates (default ``RiskTiers()``); a
-    customer with a currency without a rate has NaN ``amount_at_risk`` and no tier.
-    """
-    tiers = tiers or RiskTiers()
-    rolled = customer_rollup(invoices, tiers)
-    asked = np.asarray(customer_ids, dtype=object)
-    found = pd.Index(rolled["customer_id"].to_numpy(dtype=object)).get_indexer(asked)
-    has_open = found >= 0
-
-    def column(name: str, missing: float | str) -> np.ndarray:
-        values = rolled[name].to_numpy(dtype=object if name == "risk_tier" else "float64")
-        picked = values[np.maximum(found, 0)] if len(values) else np.full(len(asked), missing)
-        return np.where(has_open, picked, np.full(len(asked), missing, dtype=picked.dtype))
-
-    # invoices are riskiest first, so a customer's first row is its riskiest invoice
-    ids, first_rows = np.unique(invoices["customer_id"].to_numpy(dtype=object), return_index=True)
-    first = pd.Series(first_rows, index=ids, dtype="int64").reindex(asked, fill_value=-1)
-    currency = _first_currency(invoices).reindex(asked)
-    amount_at_risk = pd.Series(column("amount_at_risk", 0.0).astype("float64"))
-    return pd.DataFrame(
-        {
-            "customer_id": pd.array(asked, dtype="string"),
-            "currency": pd.array(currency.to_numpy(dtype=object), dtype="string"),
-            "open_invoices": column("open_invoices", 0).astype("int64"),
-            "open_amount": column("open_amount", 0.0).astype("float64"),
-            "expected_amount_over_30": column("expected_amount_over_30", 0.0).astype("float64"),
-            "expected_share_over_30": column("expected_share_over_30", 0.0).astype("float64"),
-            "max_p_over_30": column("max_p_over_30", 0.0).astype("float64"),
-            "amount_at_risk": amount_at_risk.to_numpy(),
-            "reporting_currency": pd.array([tiers.reporting_currency] * len(asked), dtype="string"),
-            "risk_tier": pd.array(tiers.tier_of(amount_at_risk).astype(object), dtype="string"),
-            "reasons_row": first.to_numpy(dtype="int64"),
-        }
-    )
 
 
 def score_ledger(
@@ -338,9 +286,11 @@ def score_ledger(
         lap("predict")
         risk = (predicted["open_amount"] * predicted["p_over_30"]).to_numpy()
         order = np.lexsort((predicted["invoice_id"].to_numpy(dtype=object), -risk))
-        features = features.iloc[order].reset_index(drop=True)
         invoices = predicted.iloc[order].reset_index(drop=True)
-        reasons = _reasons(model, features, matrix[order], langs, method)
+        # a row's reasons do not depend on the other rows: explained in the features' order
+        # and then put in ``order``, which spares a copy of the wide feature frame
+        explained = _reasons(model, features, matrix, langs, method)
+        reasons = {lang: [rows[i] for i in order] for lang, rows in explained.items()}
         lap("reasons")
     customers = rollup_customers(invoices, customer_ids, tiers)
     return Scored(
