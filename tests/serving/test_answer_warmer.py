@@ -17,9 +17,9 @@ from ledger.db_schema import SQL_TABLES
 from payrisk.settings import Settings
 from serving.answer_cache import answer_cache_for
 from serving.answer_warmer import AnswerWarmer, AskedKeys
-from tests.serving.test_scores import AS_OF, bearer, chosen, customer_slice, records
+from tests.serving.test_scores import AS_OF, bearer, chosen, records, scoring
 
-__all__ = ["chosen"]  # the fixture, shared with test_scores
+__all__ = ["chosen", "scoring"]  # the fixtures, shared with test_scores
 
 
 def _settle(client: TestClient, customer_ids: list[str], seconds_ago: int) -> None:
@@ -48,20 +48,14 @@ def _risk(client: TestClient, key: str, customer_id: str) -> dict[str, Any]:
 
 
 def test_a_changed_customer_is_scored_again_before_it_is_asked(
-    database_url: str,
-    registry: Any,
+    scoring: tuple[TestClient, dict[str, str]],
     chosen: list[str],
-    service_settings: Callable[..., Settings],
     client_for: Callable[[Settings], TestClient],
-    keys_for: Callable[[TestClient], dict[str, str]],
 ) -> None:
-    settings = service_settings(
-        database_url=database_url, mlflow_tracking_uri=registry.tracking_uri
-    )
-    worker, other = client_for(settings), client_for(settings)
+    worker, keys = scoring
     state = worker.app.state  # type: ignore[attr-defined]
-    state.store.upsert(customer_slice(registry.ledger, chosen))
-    keys = keys_for(worker)
+    settings: Settings = state.settings
+    other = client_for(settings)  # a second worker on the same database
     # driven by hand (the settings turn the background rounds off), one round at a time
     warmer = AnswerWarmer(state.store, state.holder, answer_cache_for(state), settings, 1.0)
     state.answer_warmer = warmer  # the route notes its questions here
