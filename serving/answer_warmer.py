@@ -50,6 +50,9 @@ from serving.model_holder import ModelHolder, ModelSnapshot
 from serving.schemas.scores import Lang
 
 logger = logging.getLogger("serving.answer_warmer")
+# Customers scored per call: tens of ms each, so the worker's own misses, which compete
+# with these for the interpreter lock, never wait behind one long call.
+WARM_BATCH = 32
 
 # (model name, version, loaded at, as-of date, language): what an answer is about
 # besides its customer; the answer cache's key is this plus the customer id.
@@ -101,8 +104,8 @@ class AnswerWarmer:
     interval_seconds: float
     max_customers: int = 256
     asked: AskedKeys = field(init=False)
-    rounds: int = 0
     warmed: int = 0  # answers computed ahead, for tests and curiosity
+    _last_error: str | None = None
     _database: Hashable = None
     _watermark: Watermark | None = None
     _pending: set[str] = field(default_factory=set)
@@ -119,15 +122,17 @@ class AnswerWarmer:
             await asyncio.sleep(self.interval_seconds)
             try:
                 await self.warm_once()
+                self._last_error = None
             except Exception as error:  # the database may be away: next round retries
-                logger.info("answer warming skipped", extra={"fields": {"error": str(error)}})
+                if str(error) != self._last_error:  # once per outage, not twice a second
+                    logger.warning("answer warming failed", extra={"fields": {"error": str(error)}})
+                self._last_error = str(error)
 
     async def warm_once(self) -> int:
         """One round: the answers computed ahead (0 when nothing changed)."""
         snapshot = self.holder.current()
         if snapshot is None or not self.cache.enabled:
             return 0
-        self.rounds += 1
         changed = await run_in_threadpool(self._changed_customers)
         wanted = {
             customer_id: questions
@@ -188,18 +193,14 @@ class AnswerWarmer:
         revisions: dict[str, CustomerRevision],
     ) -> int:
         when, lang = question[3], question[4]
-        answers = await run_in_threadpool(
-            score_misses,
-            self.store,
-            snapshot,
-            self.settings,
-            when,
-            lang,
-            customers,
-        )
         kept = 0
-        for customer_id, answer in zip(customers, answers, strict=True):
-            if not isinstance(answer, Exception):
-                self.cache.keep((*question, customer_id), revisions[customer_id], answer)
-                kept += 1
+        for start in range(0, len(customers), WARM_BATCH):
+            batch = customers[start : start + WARM_BATCH]
+            answers = await run_in_threadpool(
+                score_misses, self.store, snapshot, self.settings, when, lang, batch
+            )
+            for customer_id, answer in zip(batch, answers, strict=True):
+                if not isinstance(answer, Exception):
+                    self.cache.keep((*question, customer_id), revisions[customer_id], answer)
+                    kept += 1
         return kept

@@ -1,4 +1,4 @@
-"""The bulk lane: at most a few heavy requests compute at once in a worker; scoring never waits.
+"""Lanes: at most a few heavy requests compute at once in a worker; scoring never waits.
 
 Stored-mode scoring is what the collections system calls many times a minute and waits
 on; a cached answer costs under a millisecond. The worklist, its pages and the KPIs cost
@@ -9,7 +9,8 @@ answers the scoring calls gets the lock only every few switch intervals, and a p
 call that holds it for tens of milliseconds stalls every answer behind it. Under a mixed
 load at concurrency 32 that made the p99 of scoring the p99 of everything (seconds).
 
-A heavy route takes a slot of its lane before it starts (a dependency with ``yield``:
+Two lanes: ``bulk`` (the worklist, its pages, the KPIs) and ``ingest``. A heavy route
+takes a slot of its lane before it starts (a dependency with ``yield``:
 the slot is held until the route's answer is made). Requests beyond the lane's size wait
 on the event loop, costing nothing, in arrival order (``asyncio.Semaphore`` is fair).
 The heavy routes then keep the CPU they had -- a route computing alone in its process
@@ -21,11 +22,13 @@ event loop: tests may call one app from several loops).
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+
+from serving.per_loop import PerLoop
 
 
 class Lane:
@@ -36,21 +39,13 @@ class Lane:
             raise ValueError(f"lane {name!r}: size must be at least 1, got {size}")
         self.name = name
         self.size = size
-        self._semaphores: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, asyncio.Semaphore
-        ] = weakref.WeakKeyDictionary()
+        self._semaphores = PerLoop(lambda: asyncio.Semaphore(size))
         self.waiting = 0  # requests queued right now, all loops (for /metrics and tests)
 
-    def _semaphore(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        semaphore = self._semaphores.get(loop)
-        if semaphore is None:
-            semaphore = self._semaphores[loop] = asyncio.Semaphore(self.size)
-        return semaphore
-
+    @asynccontextmanager
     async def hold(self) -> AsyncIterator[None]:
         """Wait for a slot, hold it while the caller runs, give it back however it ends."""
-        semaphore = self._semaphore()
+        semaphore = self._semaphores.get()
         self.waiting += 1
         try:
             await semaphore.acquire()
@@ -68,7 +63,7 @@ def in_lane(name: str) -> Any:
 
     async def hold_lane(request: Request) -> AsyncIterator[None]:
         lane: Lane = request.app.state.lanes[name]
-        async for _ in lane.hold():
+        async with lane.hold():
             yield
 
     return Depends(hold_lane)

@@ -15,8 +15,6 @@ The refresh lives in ``serving.routes.refresh``.
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -48,6 +46,7 @@ from serving.ledger_reads import CustomerRevision, read_customers
 from serving.metrics import ServiceMetrics
 from serving.micro_batch import MicroBatcher
 from serving.model_holder import ModelSnapshot
+from serving.per_loop import PerLoop
 from serving.schemas.ledger import MAX_ID_LENGTH, RejectedRows, storable_text
 from serving.schemas.scores import (
     CustomerRisk,
@@ -112,20 +111,12 @@ async def get_stored_mode(request: Request) -> StoredMode:
 
 
 def _batcher(state: State) -> MicroBatcher[str, CachedAnswer]:
-    """The micro-batcher of stored-mode misses of this event loop, made on first use.
-
-    A worker has one loop; tests may call one app from several (a loop per request of
-    a ``TestClient`` used without ``with``), and a batch's futures belong to one loop.
-    """
+    """The micro-batcher of stored-mode misses of the running loop, made on first use (a
+    batch's futures belong to one loop: ``serving.per_loop``)."""
     if getattr(state, "miss_batchers", None) is None:
-        state.miss_batchers = weakref.WeakKeyDictionary()
-    batchers: weakref.WeakKeyDictionary[
-        asyncio.AbstractEventLoop, MicroBatcher[str, CachedAnswer]
-    ] = state.miss_batchers
-    loop = asyncio.get_running_loop()
-    if loop not in batchers:
-        batchers[loop] = MicroBatcher(MAX_MISS_BATCH, MAX_MISS_WAIT_SECONDS)
-    return batchers[loop]
+        state.miss_batchers = PerLoop(lambda: MicroBatcher(MAX_MISS_BATCH, MAX_MISS_WAIT_SECONDS))
+    batchers: PerLoop[MicroBatcher[str, CachedAnswer]] = state.miss_batchers
+    return batchers.get()
 
 
 @router.get(

@@ -8,11 +8,13 @@ their own (``register_copy``), so the session's ``payment-risk@champion`` never 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import pandas as pd
@@ -28,6 +30,14 @@ from serving.app import create_app
 from serving.auth import SCOPES, create_key
 
 MODEL_NAME = "payment-risk"
+Result = TypeVar("Result")
+
+
+def run_on_own_loop(coroutine: Coroutine[Any, Any, Result]) -> Result:
+    """``asyncio.run`` in a thread of its own: the browser tests' Playwright (sync API)
+    keeps an event loop running in the main thread for the rest of the session."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def stored_scores(as_of: str = "2026-03-01", reasons_he: list[Any] | None = None) -> pd.DataFrame:

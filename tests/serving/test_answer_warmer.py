@@ -5,37 +5,34 @@ scored ahead."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from ledger.contract import TABLES
-from ledger.db_schema import SQL_TABLES
+from ledger.store import LedgerStore
 from payrisk.settings import Settings
-from serving.answer_cache import answer_cache_for
+from serving.answer_cache import AnswerCache, answer_cache_for
 from serving.answer_warmer import AnswerWarmer, AskedKeys
-from tests.serving.test_scores import AS_OF, bearer, chosen, records, scoring
+from serving.score_cache import ScoreCache
+from tests.serving.conftest import run_on_own_loop
+from tests.serving.test_scores import AS_OF, _backdate, bearer, chosen, records, scoring
 
 __all__ = ["chosen", "scoring"]  # the fixtures, shared with test_scores
 
 
 def _settle(client: TestClient, customer_ids: list[str], seconds_ago: int) -> None:
-    """SQLite only: date the customers' rows back (database clock), so their revisions
-    are settled (whole-second clock) yet still inside the change window (60 s)."""
-    store = client.app.state.store  # type: ignore[attr-defined]
-    if store.dialect_name != "sqlite":
+    """SQLite only: date the customers' rows back, so their revisions are settled
+    (whole-second clock) yet still inside the change window (60 s)."""
+    if client.app.state.store.dialect_name != "sqlite":  # type: ignore[attr-defined]
         return  # PostgreSQL: settled as soon as the writer committed
-    with store.engine.begin() as connection:
-        for name in TABLES:
-            table = SQL_TABLES[name]
-            connection.execute(
-                sa.update(table)
-                .where(table.c.customer_id.in_(customer_ids))
-                .values(updated_at=sa.text(f"datetime('now', '-{seconds_ago} seconds')"))
-            )
+    when = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=seconds_ago)
+    for customer_id in customer_ids:
+        _backdate(client, customer_id, when)
 
 
 def _risk(client: TestClient, key: str, customer_id: str) -> dict[str, Any]:
@@ -104,3 +101,52 @@ def test_asked_keys_remember_recent_questions_of_the_served_model() -> None:
     assert "A" not in asked and "B" in asked
     now[0] = 61.0
     assert asked.recent("B", Served()) == []  # type: ignore[arg-type]
+
+
+def test_peeking_at_the_cache_neither_counts_nor_refreshes_an_entry() -> None:
+    now = [0.0]
+    cache: ScoreCache[str] = ScoreCache(max_entries=2, max_age_seconds=60, clock=lambda: now[0])
+    cache.put("a", "A")
+    cache.put("b", "B")
+    assert (cache.peek("a"), cache.peek("z")) == ("A", None)
+    assert (cache.hits, cache.misses) == (0, 0)
+    cache.put("c", "C")  # "a" was only peeked at: still the least recently used
+    assert (cache.peek("a"), cache.peek("b")) == (None, "B")
+    now[0] = 61.0
+    assert cache.peek("b") is None  # expired
+
+
+def test_a_failing_round_is_logged_once_per_outage(
+    tmp_path: Any, caplog: Any, service_settings: Callable[..., Settings]
+) -> None:
+    """The database is away: every round fails, one warning says why, the task goes on."""
+    settings = service_settings()
+    missing = LedgerStore.from_url(f"sqlite:///{tmp_path / 'no-such-dir' / 'payrisk.db'}")
+    cache = AnswerCache(ScoreCache(8), ScoreCache(8))
+    holder = SimpleNamespace(current=lambda: object())  # "a model is served"
+    warmer = AnswerWarmer(missing, holder, cache, settings, interval_seconds=0.001)  # type: ignore[arg-type]
+    failures = 0
+
+    async def rounds() -> None:
+        nonlocal failures
+        original = warmer.warm_once
+
+        async def counted() -> int:
+            nonlocal failures
+            try:
+                return await original()
+            except Exception:
+                failures += 1
+                raise
+
+        warmer.warm_once = counted  # type: ignore[method-assign]
+        task = asyncio.create_task(warmer.run())
+        while failures < 5:
+            await asyncio.sleep(0.001)
+        task.cancel()
+
+    with caplog.at_level(logging.WARNING, logger="serving.answer_warmer"):
+        run_on_own_loop(rounds())
+    warnings = [record for record in caplog.records if record.name == "serving.answer_warmer"]
+    assert failures >= 5 and len(warnings) == 1
+    assert "cannot read" in str(warnings[0].__dict__.get("fields", {}).get("error"))

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from payrisk.settings import Settings
 from serving.lanes import Lane
 from serving.routes import worklist as worklist_routes
-from tests.serving.test_micro_batch import _run
+from tests.serving.conftest import run_on_own_loop
 
 
 def test_a_lane_holds_at_most_its_size_and_serves_in_arrival_order() -> None:
@@ -26,7 +26,7 @@ def test_a_lane_holds_at_most_its_size_and_serves_in_arrival_order() -> None:
 
     async def hold(number: int, release: asyncio.Event) -> None:
         nonlocal inside, most_inside
-        async for _ in lane.hold():
+        async with lane.hold():
             order.append(number)
             inside += 1
             most_inside = max(most_inside, inside)
@@ -44,7 +44,7 @@ def test_a_lane_holds_at_most_its_size_and_serves_in_arrival_order() -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
         return waiting_while_held, lane.waiting
 
-    waiting_while_held, waiting_after = _run(scenario())
+    waiting_while_held, waiting_after = run_on_own_loop(scenario())
     assert (waiting_while_held, waiting_after) == (3, 0)
     assert most_inside == 2
     assert order == [0, 1, 2, 3]
@@ -96,7 +96,7 @@ def test_worklist_requests_queue_in_the_bulk_lane_while_other_routes_answer(
         statuses = [health.status_code] + [page.status_code for page in answers]
         return statuses, waiting, lane.waiting, scraped
 
-    statuses, waiting_during, waiting_after, scraped = _run(scenario())
+    statuses, waiting_during, waiting_after, scraped = run_on_own_loop(scenario())
     assert 'payrisk_lane_waiting{lane="bulk"} 1.0' in scraped
     assert 'payrisk_lane_waiting{lane="ingest"} 0.0' in scraped
     assert statuses == [200, 200, 200]

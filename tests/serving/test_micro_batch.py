@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Coroutine, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -21,17 +20,9 @@ from serving.errors import ApiError
 from serving.ledger_reads import read_customers
 from serving.micro_batch import MicroBatcher
 from serving.scoring import AsOfOutOfRange, data_start_by_customer, open_invoice_rows
+from tests.serving.conftest import run_on_own_loop
 
 AS_OF = "2026-11-30"
-
-Result = TypeVar("Result")
-
-
-def _run(coroutine: Coroutine[Any, Any, Result]) -> Result:
-    """``asyncio.run`` in a thread of its own: the browser tests' Playwright (sync API)
-    keeps an event loop running in the main thread for the rest of the session."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _doubles(calls: list[list[int]]) -> Callable[[Sequence[int]], list[int | Exception]]:
@@ -53,7 +44,7 @@ def test_concurrent_items_share_a_batch_bounded_by_size_and_group() -> None:
     calls: list[list[int]] = []
     batcher: MicroBatcher[int, int] = MicroBatcher(max_batch=3, max_wait_seconds=0.05)
     groups = ["a", "a", "b", "a", "a", "b"]
-    results = _run(_submit_all(batcher, groups, _doubles(calls)))
+    results = run_on_own_loop(_submit_all(batcher, groups, _doubles(calls)))
 
     # items 0,1,3 (group a, at most 3), then the oldest left: 2,5 (b), then 4 (a)
     assert calls == [[0, 1, 3], [2, 5], [4]]
@@ -67,7 +58,7 @@ def test_a_failing_batch_fails_each_of_its_callers() -> None:
         raise OSError(f"database gone for {list(items)}")
 
     batcher: MicroBatcher[int, int] = MicroBatcher(max_batch=8)
-    results = _run(_submit_all(batcher, ["g"] * 3, broken))
+    results = run_on_own_loop(_submit_all(batcher, ["g"] * 3, broken))
     assert [type(r) for r in results] == [OSError] * 3
 
 
@@ -79,9 +70,9 @@ def test_a_lone_item_does_not_wait_for_a_full_batch() -> None:
         return await asyncio.wait_for(batcher.submit("g", 2, _doubles(calls)), timeout=29)
 
     with pytest.raises(TimeoutError):  # bounded by max_wait_seconds, not by max_batch
-        _run(one())
+        run_on_own_loop(one())
     batcher.max_wait_seconds = 0.01
-    assert _run(one()) == 4
+    assert run_on_own_loop(one()) == 4
 
 
 def test_bad_bounds_are_refused() -> None:
@@ -193,10 +184,10 @@ def test_concurrent_requests_are_batched_and_answer_as_alone(
 
     async def together() -> tuple[list[tuple[int, bytes]], int]:
         answers = await asyncio.gather(*(_get(app, path, key) for path in paths))
-        batcher = app.state.miss_batchers[asyncio.get_running_loop()]
+        batcher = app.state.miss_batchers.get()  # this loop's
         return list(answers), batcher.batches
 
-    answers, batches = _run(together())
+    answers, batches = run_on_own_loop(together())
     alone = [client.get(path, headers={"Authorization": f"Bearer {key}"}) for path in paths]
 
     assert batches < len(paths)  # they were scored together, not one by one
