@@ -255,9 +255,20 @@ class PaymentRiskModel(ClassifierMixin, BaseEstimator):
         overdue at ``as_of``, so the predicted payment date (due date + expected days
         late, rounded to whole days) is never before ``as_of`` (``models.prediction_columns``).
         """
-        proba = self.predict_proba(X, matrix=matrix)
-        columns = prediction_columns(self.buckets, proba, self.bucket_days_, as_of, due_date)
+        columns = self.predict_columns(X, as_of, due_date, matrix=matrix)
         return pd.DataFrame(columns, index=X.index)
+
+    def predict_columns(
+        self,
+        X: pd.DataFrame,
+        as_of: pd.Series,
+        due_date: pd.Series,
+        *,
+        matrix: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
+        """``predict_frame``'s columns as arrays, for a caller that builds its own frame."""
+        proba = self.predict_proba(X, matrix=matrix)
+        return prediction_columns(self.buckets, proba, self.bucket_days_, as_of, due_date)
 
     def contributions(
         self,

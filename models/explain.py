@@ -187,16 +187,19 @@ def aggregate_contributions(
 
 
 def row_records(X: pd.DataFrame) -> list[dict[str, Any]]:
-    """``X.to_dict("records")`` (missing text as None, like it), column by column: about
-    twice as fast, which counts when every open invoice of a ledger is explained."""
+    """``X.to_dict("records")`` (missing text as None, like it), from one object array:
+    several times as fast, which counts when every open invoice of a ledger is explained."""
     names = [str(column) for column in X.columns]
-    columns = []
-    for column in X.columns:
-        values = X[column].tolist()
-        if not isinstance(X[column].dtype, np.dtype):  # extension arrays give pd.NA
-            values = [None if value is pd.NA else value for value in values]
-        columns.append(values)
-    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+    # one conversion of the whole frame: each cell the Python object ``tolist`` gives
+    # (float, str, Timestamp, pd.NA), without a Series per column
+    rows = X.to_numpy(dtype=object).tolist()
+    # extension arrays give pd.NA for a missing value, which to_dict shows as None
+    extension = [at for at, dtype in enumerate(X.dtypes) if not isinstance(dtype, np.dtype)]
+    for row in rows:
+        for at in extension:
+            if row[at] is pd.NA:
+                row[at] = None
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def top_reasons(

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from features.columns import STRING, positions_in
 from ledger.errors import PayriskError
 
 
@@ -40,14 +41,16 @@ def feature_matrix(
     Raises ``FeatureMismatchError`` naming the missing columns, or a column that is
     neither categorical nor numeric.
     """
-    missing = [name for name in feature_names if name not in X.columns]
+    present = set(X.columns)
+    missing = [name for name in feature_names if name not in present]
     if missing:
         raise FeatureMismatchError(f"the rows lack the model's feature columns {missing}")
     matrix = np.empty((len(X), len(feature_names)), dtype="float64")
     for position, name in enumerate(feature_names):
         values = X[name]
         if name in category_levels:
-            codes = _levels_index(tuple(category_levels[name])).get_indexer(values.astype("string"))
+            text = values if values.dtype == STRING else values.astype(STRING)
+            codes = positions_in(text, _levels_index(tuple(category_levels[name])))
             matrix[:, position] = np.where(codes < 0, np.nan, codes)
         elif values.dtype == np.float64:  # the feature builder's dtype: no conversion
             matrix[:, position] = values.to_numpy()
@@ -59,7 +62,7 @@ def feature_matrix(
 @functools.lru_cache(maxsize=256)
 def _levels_index(levels: tuple[str, ...]) -> pd.Index:
     """A categorical feature's learned levels as an index (built once per level set)."""
-    return pd.Index(list(levels), dtype="string")
+    return pd.Index(list(levels), dtype=STRING)
 
 
 def _numeric_column(name: str, values: pd.Series) -> np.ndarray:

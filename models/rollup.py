@@ -22,7 +22,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.extensions import ExtensionArray
 
+from features.columns import STRING, float_array, string_array
 from ledger.errors import PayriskError
 
 RISK_TIERS = ("low", "medium", "high")
@@ -58,30 +60,39 @@ class RiskTiers:
 
     def rates_for(self, currencies: pd.Series) -> pd.Series:
         """Per row, the rate to the reporting currency (NaN where none is configured)."""
+        rates = self.rate_array(currencies)
+        return pd.Series(rates, index=currencies.index, name=currencies.name, dtype="float64")
+
+    def rate_array(self, currencies: pd.Series | ExtensionArray) -> np.ndarray:
+        """``rates_for`` as a float64 array (no Series: the per-request roll-up)."""
         reporting = self.reporting_currency.upper()
         table = {str(code).upper(): float(rate) for code, rate in self.fx_rates.items()}
         table[reporting] = 1.0
         # per distinct code, not per row: a ledger holds a handful of currencies
-        codes, distinct = pd.factorize(currencies.astype("string"))
-        upper = pd.Series(distinct, dtype="string").str.upper().tolist()
+        codes, distinct = pd.factorize(string_array(currencies))
+        upper = pd.Series(distinct, dtype=STRING).str.upper().tolist()
         known = [table.get(code, np.nan) for code in upper]
         # code -1 (no currency) picks the appended reporting rate
-        rates = np.array([*known, table[reporting]], dtype="float64")[codes]
-        return pd.Series(rates, index=currencies.index, name=currencies.name, dtype="float64")
+        rates: np.ndarray = np.array([*known, table[reporting]], dtype="float64")[codes]
+        return rates
 
     def tier_of(self, amount_at_risk: pd.Series) -> pd.Series:
         """``high`` from ``high_amount``, ``medium`` from ``medium_amount``, else ``low``.
 
         Amounts in the reporting currency; a missing amount has no tier (NaN).
         """
-        amounts = amount_at_risk.astype("float64").to_numpy()
-        codes = np.where(
-            amounts >= self.high_amount, 2, np.where(amounts >= self.medium_amount, 1, 0)
-        )
-        codes = np.where(np.isnan(amounts), -1, codes)
+        codes = self.tier_codes(amount_at_risk.astype("float64").to_numpy())
         return pd.Series(
             pd.Categorical.from_codes(codes, dtype=TIER_DTYPE), index=amount_at_risk.index
         )
+
+    def tier_codes(self, amounts: np.ndarray) -> np.ndarray:
+        """``tier_of`` as positions in ``RISK_TIERS`` (-1: no tier) of float64 amounts."""
+        codes = np.where(
+            amounts >= self.high_amount, 2, np.where(amounts >= self.medium_amount, 1, 0)
+        )
+        tier_codes: np.ndarray = np.where(np.isnan(amounts), -1, codes)
+        return tier_codes
 
 
 def to_reporting(
@@ -102,6 +113,49 @@ def to_reporting(
     return amounts.astype("float64") * factors
 
 
+@dataclass(frozen=True)
+class CustomerTotals:
+    """The roll-up's numbers per customer, in order of first appearance in the scored rows
+    (see ``customer_rollup`` for each one), as arrays: what a per-request caller reads
+    without building and sorting a frame."""
+
+    customer_ids: pd.Index  # the distinct customer ids
+    row_codes: np.ndarray  # per scored row, the position of its customer id (-1: none)
+    open_invoices: np.ndarray
+    open_amount: np.ndarray
+    expected_amount_over_30: np.ndarray
+    expected_share_over_30: np.ndarray
+    max_p_over_30: np.ndarray
+    amount_at_risk: np.ndarray
+
+
+def customer_totals(scored: pd.DataFrame, tiers: RiskTiers | None = None) -> CustomerTotals:
+    """The numbers of ``customer_rollup``, per customer in order of first appearance."""
+    tiers = tiers or RiskTiers()
+    missing = {"customer_id", "open_amount", "p_over_30"} - set(scored.columns)
+    if missing:
+        raise RollupInputError(f"the customer roll-up needs the columns {sorted(missing)}")
+    open_amount = float_array(scored["open_amount"], na_value=0.0)
+    p_over_30 = float_array(scored["p_over_30"])
+    currencies = (
+        scored["currency"] if "currency" in scored.columns else pd.Series(pd.NA, index=scored.index)
+    )
+    codes, customer_ids = pd.factorize(scored["customer_id"])  # first-seen order; NA: -1
+    totals = _totals(codes, open_amount, p_over_30, tiers.rate_array(currencies))
+    owed = totals["open_amount"]
+    share = totals["expected_amount_over_30"] / np.where(owed > 0, owed, np.nan)
+    return CustomerTotals(
+        customer_ids=customer_ids,
+        row_codes=codes,
+        open_invoices=totals["open_invoices"],
+        open_amount=owed,
+        expected_amount_over_30=totals["expected_amount_over_30"],
+        expected_share_over_30=np.where(np.isnan(share), totals["mean_p_over_30"], share),
+        max_p_over_30=totals["max_p_over_30"],
+        amount_at_risk=np.where(totals["unrated"] > 0, np.nan, totals["amount_at_risk"]),
+    )
+
+
 def customer_rollup(scored: pd.DataFrame, tiers: RiskTiers | None = None) -> pd.DataFrame:
     """Per customer, riskiest first: open amount, expected amount > 30 days late, tier.
 
@@ -115,35 +169,22 @@ def customer_rollup(scored: pd.DataFrame, tiers: RiskTiers | None = None) -> pd.
     first = by ``amount_at_risk`` (NaN last), then customer id.
     """
     tiers = tiers or RiskTiers()
-    missing = {"customer_id", "open_amount", "p_over_30"} - set(scored.columns)
-    if missing:
-        raise RollupInputError(f"the customer roll-up needs the columns {sorted(missing)}")
-    open_amount = scored["open_amount"].astype("float64").fillna(0.0)
-    p_over_30 = scored["p_over_30"].astype("float64")
-    currencies = (
-        scored["currency"] if "currency" in scored.columns else pd.Series(pd.NA, index=scored.index)
-    )
-    codes, customer_ids = pd.factorize(scored["customer_id"])  # first-seen order; NA: -1
-    totals = _totals(
-        codes, open_amount.to_numpy(), p_over_30.to_numpy(), tiers.rates_for(currencies).to_numpy()
-    )
-    owed = totals["open_amount"]
-    share = totals["expected_amount_over_30"] / np.where(owed > 0, owed, np.nan)
-    at_risk = np.where(totals["unrated"] > 0, np.nan, totals["amount_at_risk"])
+    totals = customer_totals(scored, tiers)
+    at_risk = totals.amount_at_risk
     rollup = pd.DataFrame(
         {
-            "customer_id": customer_ids,
-            "open_invoices": totals["open_invoices"],
-            "open_amount": owed,
-            "expected_amount_over_30": totals["expected_amount_over_30"],
-            "max_p_over_30": totals["max_p_over_30"],
+            "customer_id": totals.customer_ids,
+            "open_invoices": totals.open_invoices,
+            "open_amount": totals.open_amount,
+            "expected_amount_over_30": totals.expected_amount_over_30,
+            "max_p_over_30": totals.max_p_over_30,
             "amount_at_risk": at_risk,
-            "expected_share_over_30": np.where(np.isnan(share), totals["mean_p_over_30"], share),
+            "expected_share_over_30": totals.expected_share_over_30,
             "risk_tier": tiers.tier_of(pd.Series(at_risk)),
         }
     )
     # riskiest first (NaN last), then by id: ``sort_values``' order, without its overhead
-    by_id = np.argsort(customer_ids.to_numpy(dtype=object), kind="stable").argsort()
+    by_id = np.argsort(totals.customer_ids.to_numpy(dtype=object), kind="stable").argsort()
     order = np.lexsort((by_id, -at_risk))
     return rollup.take(order).reset_index(drop=True)
 

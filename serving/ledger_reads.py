@@ -33,6 +33,7 @@ leave it unchanged:
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -73,16 +74,29 @@ def _snapshot(store: LedgerStore) -> Iterator[sa.Connection]:
         ) from error
 
 
+@functools.cache
+def _customers_select(table_name: str, dialect_name: str, one: bool) -> sa.Select[Any]:
+    """``load_select`` of a table for the bound ``customer_ids`` (``one``: a single id,
+    bound as ``customer_id``), built once: a request only binds its ids."""
+    customer_column = SQL_TABLES[table_name].c["customer_id"]
+    where = (
+        customer_column == sa.bindparam("customer_id")
+        if one
+        else customer_column.in_(sa.bindparam("customer_ids", expanding=True))
+    )
+    return load_select(TABLES[table_name], dialect_name).where(where)
+
+
 def _table_rows(
     connection: sa.Connection, dialect_name: str, table_name: str, customer_ids: Sequence[str]
 ) -> tuple[tuple[object, ...], ...]:
-    customer_column = SQL_TABLES[table_name].c["customer_id"]
-    select = load_select(TABLES[table_name], dialect_name)
     rows: list[tuple[object, ...]] = []
     for start in range(0, len(customer_ids), _IDS_PER_QUERY):
         chunk = list(customer_ids[start : start + _IDS_PER_QUERY])
-        where = customer_column == chunk[0] if len(chunk) == 1 else customer_column.in_(chunk)
-        rows += [tuple(row) for row in connection.execute(select.where(where))]
+        one = len(chunk) == 1
+        params = {"customer_id": chunk[0]} if one else {"customer_ids": chunk}
+        select = _customers_select(table_name, dialect_name, one)
+        rows += [tuple(row) for row in connection.execute(select, params)]
     # by primary key (the first column), whatever order the chunks came back in
     return tuple(sorted(rows, key=lambda row: str(row[0])))
 
@@ -105,8 +119,10 @@ def _typed_column(column: Column, values: Sequence[object]) -> Any:
         return np.array(values, dtype="datetime64[D]").astype("datetime64[ns]")
     if column.kind == "amount":
         return np.array(values, dtype="float64")  # None -> NaN
-    if column.kind == "flag":
-        return pd.array([None if value is None else bool(value) for value in values], "boolean")
+    if column.kind == "flag":  # the masked array pd.array(..., "boolean") builds, directly
+        missing = np.array([value is None for value in values], dtype=bool)
+        flags = np.array([value is not None and bool(value) for value in values], dtype=bool)
+        return pd.arrays.BooleanArray(flags, missing)
     if dtype_of(column) == "string":
         return _string_array(values)
     return pd.array(list(values), dtype=dtype_of(column))
@@ -139,9 +155,17 @@ def typed_frame(table: Table, rows: Sequence[Sequence[object]]) -> pd.DataFrame:
             for column, values in zip(table.columns, columns, strict=True)
         }
     )
-    if not frame[table.key].is_monotonic_increasing:
+    keys = columns[[column.name for column in table.columns].index(table.key)]
+    if not (_in_order(keys) or frame[table.key].is_monotonic_increasing):
         frame = frame.sort_values(table.key, kind="stable", ignore_index=True)
     return frame
+
+
+def _in_order(keys: Sequence[object]) -> bool:
+    """Whether text keys are already in ascending order (pandas orders text the same way):
+    a check that skips building an index for the few rows of a request."""
+    texts = [key for key in keys if isinstance(key, str)]
+    return len(texts) == len(keys) and all(a <= b for a, b in itertools.pairwise(texts))
 
 
 read_snapshot = _snapshot  # public: ``serving.worklist_facts`` reads several things in one

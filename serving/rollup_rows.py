@@ -1,6 +1,6 @@
 """The per-customer rows of a scoring answer: ``ROLLUP_COLUMNS`` for the asked customers.
 
-``models.rollup.customer_rollup`` gives the numbers of the customers with something open;
+``models.rollup.customer_totals`` gives the numbers of the customers with something open;
 this puts them in the asked order, fills zeros (tier ``low``) for a customer with nothing
 open, and adds each customer's currency and the row of its riskiest invoice. Built from
 numpy arrays and one ``factorize``: it runs for every stored-mode cache miss.
@@ -13,7 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from models.rollup import RiskTiers, customer_rollup
+from features.columns import STRING
+from models.rollup import RISK_TIERS, CustomerTotals, RiskTiers, customer_totals
 
 ROLLUP_COLUMNS = (
     "customer_id",
@@ -30,24 +31,28 @@ ROLLUP_COLUMNS = (
 
 
 def _first_rows_and_currency(
-    invoices: pd.DataFrame, asked: np.ndarray
+    invoices: pd.DataFrame, totals: CustomerTotals, found: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per asked customer: its first row in ``invoices`` (-1 when none) and the currency of
-    its invoices (None when none, or when they mix currencies or lack one)."""
-    codes, ids = pd.factorize(invoices["customer_id"])
+    """Per asked customer (``found``: its position in ``totals``, -1 when none): its first
+    row in ``invoices`` (-1 when none) and the currency of its invoices (None when none,
+    or when they mix currencies or lack one)."""
+    codes = totals.row_codes
     known = codes >= 0
     first_rows = np.flatnonzero(known)[np.unique(codes[known], return_index=True)[1]]
     # a missing currency counts as one more value, so "EUR and none" is mixed too
     currency_codes = pd.factorize(invoices["currency"], use_na_sentinel=False)[0]
     differs = currency_codes[known] != currency_codes[first_rows][codes[known]]
-    mixed = np.bincount(codes[known], weights=differs, minlength=len(ids)) > 0
+    mixed = np.bincount(codes[known], weights=differs, minlength=len(totals.customer_ids)) > 0
     currencies = invoices["currency"].to_numpy(dtype=object)[first_rows]
-    at = pd.Index(ids.to_numpy(dtype=object)).get_indexer(asked)
     # an id not found (-1) picks the appended "none"
-    first: np.ndarray = np.append(first_rows, -1)[at].astype("int64")
+    first: np.ndarray = np.append(first_rows, -1)[found].astype("int64")
     none = np.array([None], dtype=object)
-    currency: np.ndarray = np.concatenate([np.where(mixed, None, currencies), none])[at]
+    currency: np.ndarray = np.concatenate([np.where(mixed, None, currencies), none])[found]
     return first, currency
+
+
+# per tier code (-1: no tier, the last entry)
+_TIER_NAMES = np.array([*RISK_TIERS, None], dtype=object)
 
 
 def rollup_customers(
@@ -61,30 +66,30 @@ def rollup_customers(
     ``amount_at_risk`` and no tier.
     """
     tiers = tiers or RiskTiers()
-    rolled = customer_rollup(invoices, tiers)
+    totals = customer_totals(invoices, tiers)
     asked = np.asarray(customer_ids, dtype=object)
-    found = pd.Index(rolled["customer_id"].to_numpy(dtype=object)).get_indexer(asked)
+    found = pd.Index(totals.customer_ids.to_numpy(dtype=object)).get_indexer(asked)
     has_open = found >= 0
 
-    def column(name: str) -> np.ndarray:
-        values = rolled[name].to_numpy(dtype="float64")
+    def column(values: np.ndarray) -> np.ndarray:
+        values = values.astype("float64")
         picked = values[np.maximum(found, 0)] if len(values) else np.zeros(len(asked))
         return np.where(has_open, picked, 0.0)
 
-    first, currency = _first_rows_and_currency(invoices, asked)
-    amount_at_risk = pd.Series(column("amount_at_risk"))
+    first, currency = _first_rows_and_currency(invoices, totals, found)
+    amount_at_risk = column(totals.amount_at_risk)
     return pd.DataFrame(
         {
-            "customer_id": pd.array(asked, dtype="string"),
-            "currency": pd.array(currency, dtype="string"),
-            "open_invoices": column("open_invoices").astype("int64"),
-            "open_amount": column("open_amount"),
-            "expected_amount_over_30": column("expected_amount_over_30"),
-            "expected_share_over_30": column("expected_share_over_30"),
-            "max_p_over_30": column("max_p_over_30"),
-            "amount_at_risk": amount_at_risk.to_numpy(),
-            "reporting_currency": pd.array([tiers.reporting_currency] * len(asked), dtype="string"),
-            "risk_tier": pd.array(tiers.tier_of(amount_at_risk).astype(object), dtype="string"),
+            "customer_id": pd.array(asked, dtype=STRING),
+            "currency": pd.array(currency, dtype=STRING),
+            "open_invoices": column(totals.open_invoices).astype("int64"),
+            "open_amount": column(totals.open_amount),
+            "expected_amount_over_30": column(totals.expected_amount_over_30),
+            "expected_share_over_30": column(totals.expected_share_over_30),
+            "max_p_over_30": column(totals.max_p_over_30),
+            "amount_at_risk": amount_at_risk,
+            "reporting_currency": pd.array([tiers.reporting_currency] * len(asked), dtype=STRING),
+            "risk_tier": pd.array(_TIER_NAMES[tiers.tier_codes(amount_at_risk)], dtype=STRING),
             "reasons_row": first,
         }
     )

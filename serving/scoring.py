@@ -32,13 +32,14 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import ThreadpoolController
 
 from features.build import build_features
+from features.columns import encode_strings, float_array
 from ledger.errors import PayriskError
 from ledger.frames import Ledger
 from ledger.settlement import COVER_TOLERANCE_AMOUNT
@@ -112,11 +113,22 @@ _FACT_DATES = (
 
 def data_start_by_customer(ledger: Ledger) -> pd.Series:
     """Per customer id, the earliest date of any of its facts (``ledger_data_start``)."""
-    # numpy arrays and one Series groupby: a frame concat costs ms for a request's few rows
+    # numpy arrays and one hash pass over the ids: a frame concat and a groupby cost ms
+    # for a request's few rows
     frames = [(ledger.table(name), column) for name, column in _FACT_DATES]
-    ids = pd.concat([frame["customer_id"] for frame, _ in frames], ignore_index=True)
+    ids, codes_per_table = encode_strings([frame["customer_id"] for frame, _ in frames])
+    codes = np.concatenate(codes_per_table)
     days = np.concatenate([frame[day].to_numpy(dtype="datetime64[ns]") for frame, day in frames])
-    return pd.Series(days, name="day").groupby(ids).min()
+    # the minimum per id with NaT (an unknown date) skipped, like groupby's min
+    never = np.iinfo(np.int64).max
+    known = (codes >= 0) & ~np.isnat(days)
+    earliest = np.full(len(ids), never, dtype=np.int64)
+    np.minimum.at(earliest, codes[known], days.view(np.int64)[known])
+    nat = np.datetime64("NaT", "ns")
+    starts = np.where(earliest == never, nat, earliest.view("datetime64[ns]"))
+    by_id = np.argsort(ids.to_numpy(dtype=object), kind="stable")
+    index = pd.Index(ids.take(by_id), name="customer_id")
+    return pd.Series(starts[by_id], index=index, name="day")
 
 
 def check_as_of(ledger: Ledger, as_of: date, *, today: date, max_future_days: int) -> pd.Timestamp:
@@ -220,35 +232,35 @@ def _prepared(model: LoadedModel, features: pd.DataFrame) -> np.ndarray:
     return matrix
 
 
-def _predict(
+def _predicted_columns(
     model: LoadedModel, ledger: Ledger, features: pd.DataFrame, matrix: np.ndarray
-) -> pd.DataFrame:
+) -> dict[str, Any]:
+    """Per row of ``features``: the invoice's keys, open amount and due date, and the
+    model's predictions, as arrays (the scored frame is built once, already ordered)."""
     at = pd.Index(ledger.invoices["invoice_id"]).get_indexer(features["invoice_id"])
     due_of = ledger.invoices["due_date"].to_numpy(dtype="datetime64[ns]")
     # an invoice not found (-1) picks the appended NaT
-    due_dates = pd.Series(np.append(due_of, np.datetime64("NaT", "ns"))[at], index=features.index)
+    due_dates = np.append(due_of, np.datetime64("NaT", "ns"))[at]
     if features.empty:
-        # the model's calibrators refuse zero rows: an empty frame of the same columns
-        columns = [*output_columns(model.card.buckets), "predicted_payment_date"]
-        predicted = pd.DataFrame({name: pd.Series(dtype="float64") for name in columns})
-        predicted["predicted_payment_date"] = predicted["predicted_payment_date"].astype(
-            "datetime64[ns]"
-        )
+        # the model's calibrators refuse zero rows: empty columns of the same names
+        names = [*output_columns(model.card.buckets), "predicted_payment_date"]
+        predicted = {name: np.empty(0, dtype="float64") for name in names}
+        predicted["predicted_payment_date"] = np.empty(0, dtype="datetime64[ns]")
     else:
-        predicted = model.model.predict_frame(features, features["as_of"], due_dates, matrix=matrix)
-    if "p_over_30" not in predicted.columns:
+        due_series = pd.Series(due_dates, index=features.index)
+        predicted = model.model.predict_columns(
+            features, features["as_of"], due_series, matrix=matrix
+        )
+    if "p_over_30" not in predicted:
         raise ModelIncompatible("the served model has no 30-day bucket edge (no p_over_30)")
-    keys = pd.DataFrame(
-        {
-            "invoice_id": features["invoice_id"],
-            "customer_id": features["customer_id"],
-            "currency": features["currency"],
-            "open_amount": features["open_amount"].astype("float64"),
-            "due_date": due_dates,
-        },
-        index=features.index,
-    )
-    return pd.concat([keys, predicted], axis=1)
+    keys = {
+        "invoice_id": features["invoice_id"].array,
+        "customer_id": features["customer_id"].array,
+        "currency": features["currency"].array,
+        "open_amount": float_array(features["open_amount"]),
+        "due_date": due_dates,
+    }
+    return {**keys, **predicted}
 
 
 def score_ledger(
@@ -282,11 +294,11 @@ def score_ledger(
     lap("features")
     with one_thread():
         matrix = _prepared(model, features)
-        predicted = _predict(model, ledger, features, matrix)
+        predicted = _predicted_columns(model, ledger, features, matrix)
         lap("predict")
-        risk = (predicted["open_amount"] * predicted["p_over_30"]).to_numpy()
+        risk = predicted["open_amount"] * predicted["p_over_30"]
         order = np.lexsort((predicted["invoice_id"].to_numpy(dtype=object), -risk))
-        invoices = predicted.iloc[order].reset_index(drop=True)
+        invoices = pd.DataFrame({name: values.take(order) for name, values in predicted.items()})
         # a row's reasons do not depend on the other rows: explained in the features' order
         # and then put in ``order``, which spares a copy of the wide feature frame
         explained = _reasons(model, features, matrix, langs, method)

@@ -188,3 +188,21 @@ def test_row_records_are_to_dict_records() -> None:
         for name, value in theirs.items():
             assert (pd.isna(value) and pd.isna(mine[name])) or mine[name] == value, name
             assert (mine[name] is None) == (value is None), name
+
+
+def test_row_records_keep_each_columns_own_missing_value() -> None:
+    from models.explain import row_records
+
+    frame = pd.DataFrame(
+        {
+            "text": pd.array(["a", None], dtype="str"),  # missing is NaN here, not pd.NA
+            "objects": pd.Series(["x", pd.NA], dtype=object),  # numpy column: pd.NA stays
+            "count": pd.array([1, None], dtype="Int64"),
+            "whole": [3, 4],
+        }
+    )
+    rows = row_records(frame)
+    assert np.isnan(rows[1]["text"])
+    assert rows[1]["objects"] is pd.NA
+    assert rows[1]["count"] is None
+    assert [type(row["whole"]) for row in rows] == [int, int]

@@ -92,3 +92,23 @@ def test_settings_refuse_a_medium_threshold_above_the_high_one() -> None:
 
     with pytest.raises(ValidationError, match=r"tier_medium_amount .* must not exceed"):
         Settings(tier_high_amount=100.0, tier_medium_amount=200.0)
+
+
+def test_totals_are_the_rollup_in_first_seen_order() -> None:
+    from models.rollup import customer_totals
+
+    scored = pd.DataFrame(
+        {
+            "customer_id": ["b", "a", "b", None],
+            "open_amount": [10.0, 300.0, 30.0, 5.0],
+            "p_over_30": [0.5, 0.1, 0.2, 0.9],
+            "currency": ["ILS", "USD", "ILS", "USD"],
+        }
+    )
+    totals = customer_totals(scored, TIERS)
+    assert totals.customer_ids.tolist() == ["b", "a"]
+    assert totals.row_codes.tolist() == [0, 1, 0, -1]
+    rollup = customer_rollup(scored, TIERS).set_index("customer_id").loc[["b", "a"]]
+    assert totals.open_invoices.tolist() == rollup["open_invoices"].tolist()
+    assert totals.amount_at_risk.tolist() == rollup["amount_at_risk"].tolist()
+    assert TIERS.tier_codes(totals.amount_at_risk).tolist() == [0, 1]  # low, medium
