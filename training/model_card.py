@@ -111,7 +111,14 @@ def _data_section(params: dict[str, str]) -> dict[str, Any]:
 
 def _calibration_rows(metrics: pd.DataFrame) -> list[dict[str, str]]:
     """Brier and ECE of the calibrated and the raw model (slice ``all``)."""
-    wanted = ("brier_late", "ece_late", "brier_over_30", "ece_over_30")
+    wanted = (
+        "brier_late",
+        "ece_late",
+        "brier_over_30",
+        "ece_over_30",
+        "brier_ordinal",
+        "brier_multiclass",
+    )
     rows = metrics.loc[
         (metrics["slice"] == "all")
         & metrics["scorer"].isin(["model", "model_uncalibrated"])

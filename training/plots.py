@@ -41,6 +41,8 @@ HEADLINE_METRICS = (
     ("roc_auc_over_30", "ROC AUC >30"),
     ("brier_late", "Brier late"),
     ("brier_over_30", "Brier >30"),
+    ("brier_ordinal", "Brier ordinal"),
+    ("brier_multiclass", "Brier buckets"),
     ("log_loss", "log loss"),
     ("capture_at_10", "capture@10"),
     ("capture_at_20", "capture@20"),
