@@ -44,11 +44,9 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -56,7 +54,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from servers import BIN, free_port, group_cpu_seconds, payrisk_serve, server  # noqa: E402  (bench/ is sys.path[0])
+from servers import BIN, free_port, payrisk_serve, server  # noqa: E402  (bench/ is sys.path[0])
+from serving_measures import (  # noqa: E402
+    customer_call,
+    measure_inprocess,
+    measure_peer_batches,
+    measure_refresh,
+    measure_single,
+    peer_call,
+    run_load,
+)
+from serving_report import report  # noqa: E402
 
 END = date(2026, 11, 30)
 MODEL_URI = "models:/payment-risk@champion"
@@ -117,258 +125,6 @@ def peer_payloads(facts: dict[str, str]) -> tuple[list[str], list[dict[str, Any]
     return customers, records, (loaded, features)
 
 
-class _Connection:
-    """One keep-alive HTTP/1.1 connection: the load generator's whole client.
-
-    A few lines of asyncio instead of a full HTTP client, so that the generator, which
-    shares the cores with the servers, costs as little CPU per request as possible.
-    """
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def open(cls, base: str) -> _Connection:
-        host, _, port = base.removeprefix("http://").partition(":")
-        reader, writer = await asyncio.open_connection(host, int(port))
-        return cls(reader, writer)
-
-    async def request(
-        self, method: str, path: str, headers: dict[str, str], body: bytes = b""
-    ) -> tuple[int, bytes]:
-        """Send one request, read its response: (status, body)."""
-        lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
-        lines += [f"{name}: {value}" for name, value in headers.items()]
-        lines.append(f"Content-Length: {len(body)}")
-        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status_line, *header_lines = head.decode("latin-1").split("\r\n")
-        fields = {
-            name.strip().lower(): value.strip()
-            for name, _, value in (line.partition(":") for line in header_lines if line)
-        }
-        if fields.get("transfer-encoding", "").lower() == "chunked":
-            return int(status_line.split()[1]), await self._chunked()
-        return int(status_line.split()[1]), await self.reader.readexactly(
-            int(fields.get("content-length", "0"))
-        )
-
-    async def _chunked(self) -> bytes:
-        parts = []
-        while True:
-            size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            parts.append(await self.reader.readexactly(size + 2))
-            if size == 0:
-                return b"".join(parts)
-
-    async def close(self) -> None:
-        self.writer.close()
-        await self.writer.wait_closed()
-
-
-Call = Callable[[_Connection, int], Awaitable[tuple[int, bytes]]]
-
-
-async def _load(
-    base: str, make_request: Call, requests: int, concurrency: int, max_seconds: float
-) -> dict[str, float]:
-    """``requests`` calls by ``concurrency`` workers (one keep-alive connection each);
-    requests/s, p50 and p99 latency (ms)."""
-    latencies: list[float] = []
-    counter = iter(range(requests))
-    connections = [await _Connection.open(base) for _ in range(concurrency)]
-    deadline = time.perf_counter() + max_seconds
-
-    async def worker(connection: _Connection) -> None:
-        for number in counter:
-            if time.perf_counter() > deadline:
-                return
-            started = time.perf_counter()
-            status, body = await make_request(connection, number)
-            if status != 200:
-                raise RuntimeError(f"{status}: {body[:300]!r}")
-            latencies.append(time.perf_counter() - started)
-
-    began = time.perf_counter()
-    try:
-        await asyncio.gather(*(worker(connection) for connection in connections))
-    finally:
-        for connection in connections:
-            await connection.close()
-    wall = time.perf_counter() - began
-    ordered = sorted(latencies)
-    return {
-        "rps": len(ordered) / wall,
-        "p50_ms": 1000 * ordered[len(ordered) // 2],
-        "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
-        "requests": float(len(ordered)),
-    }
-
-
-def _customer_call(key: str, customers: list[str]) -> Call:
-    headers = {"Authorization": f"Bearer {key}"}
-
-    async def call(connection: _Connection, number: int) -> tuple[int, bytes]:
-        customer = customers[number % len(customers)]
-        path = f"/v1/customers/{customer}/risk?as_of={END.isoformat()}"
-        return await connection.request("GET", path, headers)
-
-    return call
-
-
-def _peer_call(records: list[dict[str, Any]]) -> Call:
-    headers = {"Content-Type": "application/json"}
-    bodies = [json.dumps({"dataframe_split": record}).encode() for record in records]
-
-    async def call(connection: _Connection, number: int) -> tuple[int, bytes]:
-        return await connection.request(
-            "POST", "/invocations", headers, bodies[number % len(bodies)]
-        )
-
-    return call
-
-
-def measure_single(
-    base: str, call: Call, args: argparse.Namespace, group_id: int
-) -> dict[str, float]:
-    """(a): ``args.requests`` calls at ``args.concurrency`` (bounded by ``args.max_seconds``),
-    with the server's CPU milliseconds per request (its process group ``group_id``)."""
-    cpu_before = group_cpu_seconds(group_id)
-    run = asyncio.run(_load(base, call, args.requests, args.concurrency, args.max_seconds))
-    cpu_ms = 1000 * (group_cpu_seconds(group_id) - cpu_before) / max(1.0, run["requests"])
-    return run | {"cpu_ms": cpu_ms}
-
-
-def measure_refresh(base: str, key: str) -> dict[str, float]:
-    """(b) payrisk: rows/s of one ``POST /v1/scores:refresh``, timed by the client."""
-    import httpx2 as httpx
-
-    started = time.perf_counter()
-    response = httpx.post(
-        f"{base}/v1/scores:refresh",
-        json={"as_of": END.isoformat()},
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=600,
-    )
-    seconds = time.perf_counter() - started
-    response.raise_for_status()
-    answer = response.json()
-    return {"rows_per_s": answer["invoices_scored"] / seconds, "rows": answer["invoices_scored"]}
-
-
-def measure_peer_batches(peer: str, records: list[dict[str, Any]], batches: int) -> float:
-    """(b) peer: rows/s over ``batches`` sequential requests of 1,000 feature rows."""
-    import httpx2 as httpx
-
-    rows = [record["data"][0] for record in records]
-    with httpx.Client(timeout=300) as client:
-        started = time.perf_counter()
-        for number in range(batches):
-            chunk = [rows[(number * 1000 + i) % len(rows)] for i in range(1000)]
-            body = {"dataframe_split": {"columns": records[0]["columns"], "data": chunk}}
-            client.post(f"{peer}/invocations", json=body).raise_for_status()
-        return 1000 * batches / (time.perf_counter() - started)
-
-
-def measure_inprocess(data: tuple[Any, ...], repeats: int = 10) -> dict[str, float]:
-    """(c): median seconds per call on the same rows (the open invoices, tiled to ~10k)."""
-    import pandas as pd
-
-    loaded, features = data[2]
-    model = loaded.model
-    tiled = pd.concat([features] * max(1, 10_000 // len(features)), ignore_index=True)
-    matrix = model._matrix(tiled)  # the raw booster gets its numbers ready-made
-    due = tiled["as_of"] + pd.to_timedelta(tiled["days_to_due"], unit="D")
-
-    def median_seconds(call: Callable[[], Any]) -> float:
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            call()
-            times.append(time.perf_counter() - started)
-        return statistics.median(times)
-
-    return {
-        "rows": float(len(tiled)),
-        "raw_ms": 1000
-        * median_seconds(
-            lambda: model.booster_.predict(matrix, num_iteration=model.best_iteration_)
-        ),
-        "proba_ms": 1000 * median_seconds(lambda: model.predict_proba(tiled)),
-        "frame_ms": 1000 * median_seconds(lambda: model.predict_frame(tiled, tiled["as_of"], due)),
-    }
-
-
-def _spread(values: list[float], digits: int = 0) -> str:
-    median, low, high = statistics.median(values), min(values), max(values)
-    return f"{median:.{digits}f} [{low:.{digits}f}-{high:.{digits}f}]"
-
-
-def _ratios(top: list[float], bottom: list[float]) -> str:
-    return _spread([a / b for a, b in zip(top, bottom, strict=True)], 2)
-
-
-def report(results: dict[str, list[dict[str, float]]]) -> None:
-    """One table: median [min-max] over the repeats."""
-
-    def values(phase: str, name: str) -> list[float]:
-        return [run[name] for run in results[phase]]
-
-    peer_rps = values("peer", "rps")
-    rows = [
-        ("(a) payrisk, cache off: requests/s", "cold", "rps", peer_rps, ">= 10x"),
-        ("(a) payrisk, cache warm: requests/s", "warm", "rps", peer_rps, ">= 10x"),
-    ]
-    table = [
-        (
-            label,
-            _spread(values(phase, key)),
-            _spread(peer_rps),
-            _ratios(values(phase, key), peer_rps),
-            target,
-        )
-        for label, phase, key, _, target in rows
-    ]
-    for phase, label in (("cold", "cache off"), ("warm", "cache warm")):
-        for key in ("p50_ms", "p99_ms", "cpu_ms"):
-            target = "< 50" if key == "p99_ms" else ""
-            table.append(
-                (
-                    f"(a) payrisk, {label}: {key}",
-                    _spread(values(phase, key), 1 if key == "cpu_ms" else 0),
-                    _spread(values("peer", key), 1 if key == "cpu_ms" else 0),
-                    "",
-                    target,
-                )
-            )
-    refresh, peer_batch = values("cold", "rows_per_s"), values("peer", "batch_rows_per_s")
-    table.append(
-        (
-            f"(b) refresh, {values('cold', 'rows')[0]:.0f} invoices: rows/s",
-            _spread(refresh),
-            _spread(peer_batch),
-            _ratios(refresh, peer_batch),
-            ">= 5x",
-        )
-    )
-    raw = values("inproc", "raw_ms")
-    for key, label in (("proba_ms", "predict_proba"), ("frame_ms", "predict_frame")):
-        rows_n = values("inproc", "rows")[0]
-        table.append(
-            (
-                f"(c) {label} vs Booster.predict, {rows_n:.0f} rows: ms",
-                _spread(values("inproc", key), 1),
-                _spread(raw, 1),
-                _ratios(values("inproc", key), raw),
-                "<= 2x",
-            )
-        )
-    header = ("measure", "payrisk", "peer / raw booster", "ratio", "target")
-    widths = [max(len(str(row[i])) for row in [header, *table]) for i in range(5)]
-    for row in [header, tuple("-" * width for width in widths), *table]:
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
-
-
 def _payrisk(workdir: Path, facts: dict[str, str], port: int, cache_entries: int, log: str) -> Any:
     env = {
         "PAYRISK_DATA_DIR": str(workdir),
@@ -413,8 +169,8 @@ def run_phases(
         workdir / "mlflow-serve.log",
     ) as process:
         peer = f"http://127.0.0.1:{port}"
-        call = _peer_call(records)
-        asyncio.run(_load(peer, call, 2 * args.concurrency, args.concurrency, 30))  # warm-up
+        call = peer_call(records)
+        asyncio.run(run_load(peer, call, 2 * args.concurrency, args.concurrency, 30))  # warm-up
         for _ in range(args.repeat):
             batch = measure_peer_batches(peer, records, args.peer_batches)
             single = measure_single(peer, call, args, process.pid)
@@ -423,17 +179,17 @@ def run_phases(
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         with _payrisk(workdir, facts, port, entries, f"payrisk-serve-{phase}.log") as process:
-            call = _customer_call(facts["key"], customers)
+            call = customer_call(facts["key"], customers, END)
             # warm-up. With the cache on: WARM_PASSES passes over every customer, each on
             # new connections, since the kernel gives a connection to one worker and one
             # worker may take most of them: every worker must have seen every customer.
             for _ in range(WARM_PASSES if entries else 1):
                 warm = len(customers) if entries else 2 * args.concurrency
-                asyncio.run(_load(base, call, warm, args.concurrency, 900))
+                asyncio.run(run_load(base, call, warm, args.concurrency, 900))
             for _ in range(args.repeat):
                 run = measure_single(base, call, args, process.pid)
                 if phase == "cold":
-                    run |= measure_refresh(base, facts["key"])
+                    run |= measure_refresh(base, facts["key"], END)
                 results[phase].append(run)
     results["inproc"] = [measure_inprocess(data) for _ in range(args.repeat)]
     return results

@@ -18,7 +18,8 @@ request from a fixed mix: stored scoring of a customer (``GET /v1/customers/{id}
 ingest upserts (``PUT /v1/invoices/{id}`` re-sending a stored invoice with a new amount,
 ``POST /v1/activities``), the worklist API and the worklist and customer pages (signed
 in once per worker). A warm-up of ``--warmup`` seconds is not counted; then
-``--seconds`` of load. Reported: requests/s, p50/p99 per route, answers by status, the
+``--seconds`` of load. Reported: requests/s, p50/p99 per route (scoring also split by its
+``X-Payrisk-Cache`` header: answers from the cache and computed ones), answers by status, the
 server's resident memory (both workers and the supervisor, from /proc) at the start and
 end of the timed run, and the client's own CPU use (near 100% would mean the client, not
 the server, is the bottleneck). Loopback only; bounded in time.
@@ -118,7 +119,8 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> bool:
     )
     header = f"{'route':<18}{'requests':>9}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}  statuses"
     print(header + "\n" + "-" * len(header))
-    for label in MIX:
+    labels = [shown for label in MIX for shown in (label, f"{label} (hit)", f"{label} (miss)")]
+    for label in labels:
         values = tally.latencies.get(label, [])
         if not values:
             continue
@@ -205,6 +207,14 @@ def main() -> int:
         help="admin URL of the PostgreSQL server the throwaway database goes on",
     )
     parser.add_argument(
+        "--server-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment setting of the server, e.g. PAYRISK_SCORE_WARM_SECONDS=0.1 "
+        "(repeatable): to compare settings under the same load",
+    )
+    parser.add_argument(
         "--strict",
         action="store_true",
         help="exit 1 when a target is missed (default: report the verdicts, exit 0)",
@@ -227,6 +237,7 @@ def main() -> int:
                 "PAYRISK_FX_RATES": '{"EUR": 1.08, "GBP": 1.27, "ILS": 0.27}',
                 # Both workers must sign the page sessions with the same secret.
                 "PAYRISK_SESSION_SECRET": secrets.token_urlsafe(32),
+                **dict(setting.split("=", 1) for setting in args.server_setting),
             }
             with serving(env, workdir) as (base_url, pid):
                 _refresh(base_url, facts["key"])

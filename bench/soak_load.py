@@ -116,12 +116,15 @@ async def _worker(
             try:
                 response = await client.request(method, path, json=body)
                 status, text = response.status_code, response.text[:200]
+                cache = response.headers.get("x-payrisk-cache")
             except httpx.HTTPError as error:
                 status, text = 599, f"no answer: {type(error).__name__}: {error}"
+                cache = None
             if tally.counting:
-                tally.record(
-                    label, status, time.perf_counter() - started, f"{method} {path}: {text}"
-                )
+                elapsed = time.perf_counter() - started
+                tally.record(label, status, elapsed, f"{method} {path}: {text}")
+                if cache is not None:
+                    tally.latencies[f"{label} ({cache})"].append(elapsed)
             number += 1
 
 

@@ -23,7 +23,7 @@ from ledger.validation import validate_ledger
 from serving.errors import ApiError
 from serving.ingest import records_frame
 from serving.schemas.ledger import RowError
-from serving.schemas.scores import StatelessRequest
+from serving.schemas.score_requests import StatelessRequest
 
 
 def _as_stored(name: str, frame: pd.DataFrame) -> pd.DataFrame:

@@ -7,7 +7,8 @@ converted to the reporting currency. Everything else is read from the ledger as 
 the collector (latest ``reassign`` activity dated <= t, else ``customers.collector``),
 overdue invoices, open disputes, promises (``serving.promises``) and the last contact.
 The tier is ``models.rollup``'s, the same as the scoring API's. Reading the scores and
-the ledger from the database happens in ``serving.worklist_reads``, not here.
+the ledger from the database happens in ``serving.worklist_reads``, and filtering the
+ranked list in ``serving.worklist_filters``, not here.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ledger.errors import PayriskError
 from ledger.frames import Ledger
 from ledger.settlement import settled_dates
 from models.rollup import MissingRateError as MissingRateError  # re-exported
@@ -29,24 +29,11 @@ from models.rollup import to_reporting as to_reporting  # re-exported
 from serving.policy import Rule, apply_policy
 from serving.promises import promise_summary
 
-TIERS = ("high", "medium", "low")
 CONTACT_KINDS = ("call", "reminder", "promise", "note")
 REASSIGN_KIND = "reassign"
 UNASSIGNED = "unassigned"
-SECTIONS = ("today", "later", "snoozed")
-FILTER_FIELDS = ("collector", "tier", "segment", "currency", "country")
 TOP_REASONS = 3
 CUSTOMER_COLUMNS = ("name", "segment", "country", "currency")
-
-
-class UnknownFilterValue(PayriskError):
-    """A worklist filter value that matches nothing that exists."""
-
-    def __init__(self, field_name: str, value: str, allowed: Sequence[str]) -> None:
-        self.field_name, self.value, self.allowed = field_name, value, list(allowed)
-        super().__init__(
-            f"unknown {field_name} {value!r}; allowed: {', '.join(self.allowed) or '(none)'}"
-        )
 
 
 @dataclass(frozen=True)
@@ -259,43 +246,3 @@ WORKLIST_COLUMNS = (
 
 def _empty_worklist() -> pd.DataFrame:
     return pd.DataFrame({column: pd.Series(dtype=object) for column in WORKLIST_COLUMNS})
-
-
-def filter_worklist(
-    worklist: pd.DataFrame, filters: Mapping[str, str | None], known: Mapping[str, Sequence[str]]
-) -> pd.DataFrame:
-    """Rows matching every given filter (case-insensitive); unknown values raise.
-
-    ``known`` lists the values that exist per filter field (e.g. every collector of the
-    ledger), so a collector with nobody on today's list is no error.
-    """
-    kept = pd.Series(True, index=worklist.index)
-    for name, value in filters.items():
-        if value is None or value == "":
-            continue
-        if name not in FILTER_FIELDS:
-            raise UnknownFilterValue("filter", name, FILTER_FIELDS)
-        allowed = sorted({str(item) for item in known.get(name, ())})
-        if value.lower() not in {item.lower() for item in allowed}:
-            raise UnknownFilterValue(name, value, allowed)
-        kept &= (worklist[name].astype("string").str.lower() == value.lower()).fillna(False)
-    return worklist.loc[kept].reset_index(drop=True)
-
-
-def known_filter_values(
-    customers: Ledger | pd.DataFrame, worklist: pd.DataFrame
-) -> dict[str, list[str]]:
-    """Per filter field, the values that exist among the customers (and on the worklist).
-
-    ``customers``: a ledger, or ``customer_facts`` (whose default collectors count too).
-    """
-    frame = customers.customers if isinstance(customers, Ledger) else customers
-    known: dict[str, set[str]] = {"tier": set(TIERS)}
-    for name in ("segment", "currency", "country", "collector"):
-        values = set(frame[name].dropna().astype(str))
-        if name == "collector" and "default_collector" in frame.columns:
-            values |= set(frame["default_collector"].dropna().astype(str))
-        if name in worklist.columns:
-            values |= set(worklist[name].dropna().astype(str))
-        known[name] = values
-    return {name: sorted(values) for name, values in known.items()}

@@ -21,7 +21,8 @@ from serving.ledger_reads import read_whole_ledger
 from serving.metrics import ServiceMetrics
 from serving.model_holder import ModelSnapshot
 from serving.routes.scores import COMMON_RESPONSES
-from serving.schemas.scores import RefreshRequest, RefreshResponse
+from serving.schemas.score_requests import RefreshRequest
+from serving.schemas.scores import RefreshResponse
 from serving.scoring import ModelIncompatible, check_as_of, score_ledger
 from serving.stored_scores import stored_rows
 

@@ -48,14 +48,13 @@ from serving.micro_batch import MicroBatcher
 from serving.model_holder import ModelSnapshot
 from serving.per_loop import PerLoop
 from serving.schemas.ledger import MAX_ID_LENGTH, RejectedRows, storable_text
+from serving.schemas.score_requests import ScoresRequest, StatelessRequest
 from serving.schemas.scores import (
     CustomerRisk,
     CustomerRiskResponse,
     Lang,
     ScoreError,
-    ScoresRequest,
     ScoresResponse,
-    StatelessRequest,
 )
 from serving.scoring import check_as_of, data_start_by_customer
 
@@ -65,6 +64,9 @@ MAX_MISS_BATCH = 32
 # How long a miss that finds the batcher idle waits for others (``serving.micro_batch``):
 # small beside the ~45-70 ms of CPU that scoring even one customer costs.
 MAX_MISS_WAIT_SECONDS = 0.005
+
+# Whether the answer came from the answer cache ("hit") or was computed ("miss").
+CACHE_HEADER = "X-Payrisk-Cache"
 
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "missing, unknown or revoked API key"},
@@ -135,12 +137,14 @@ async def customer_risk(
 
     Answers are cached per (model, as_of, lang, the customer's revision): asking again
     about an unchanged customer costs at most one small query; any ingest that changes
-    its rows, in any worker, scores it afresh (``serving.score_cache``).
+    its rows, in any worker, scores it afresh (``serving.score_cache``). The header
+    ``X-Payrisk-Cache`` says which: ``hit`` or ``miss``.
     """
     when, snapshot, cache = as_of or today(), mode.snapshot, mode.cache
     key = (snapshot.name, snapshot.version, snapshot.loaded_at, when, lang, customer_id)
     revision = await _revision(mode, customer_id) if cache.enabled else None
     answer = cache.answer(key, revision) if revision is not None else None
+    cached = answer is not None
     if answer is None:
         answer = await mode.batcher.submit(
             key[:5],
@@ -152,7 +156,11 @@ async def customer_risk(
         mode.asked.note(key[:5], customer_id)
     mode.metrics.record_scores([answer[0]])
     # the body is already JSON of a CustomerRiskResponse: no second validation
-    return Response(content=answer[1], media_type="application/json")
+    return Response(
+        content=answer[1],
+        media_type="application/json",
+        headers={CACHE_HEADER: "hit" if cached else "miss"},
+    )
 
 
 async def _revision(mode: StoredMode, customer_id: str) -> CustomerRevision:

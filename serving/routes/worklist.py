@@ -29,7 +29,7 @@ from serving.kpis import __doc__ as KPI_FORMULAS
 from serving.lanes import BulkLaneDep
 from serving.schemas.ledger import MAX_DATE, MAX_ID_LENGTH, MIN_DATE, storable_text
 from serving.schemas.worklist import ActionIn, ActionOut, KpiReport, WorklistItem, WorklistPage
-from serving.worklist import UnknownFilterValue, filter_worklist, known_filter_values
+from serving.worklist_filters import UnknownFilterValue, filter_worklist, known_filter_values
 from serving.worklist_reads import build_worklist, today_utc
 from serving.worklist_reads import csv_response as _csv_response
 from serving.worklist_reads import records as _records

@@ -1,4 +1,5 @@
-"""Request and response models of scoring, the refresh and the model routes.
+"""Response models of the scoring routes and the refresh (their requests are in
+``serving.schemas.score_requests``).
 
 A scoring answer is the same whichever way the history arrived (stored or stateless):
 the model that answered (name and version), the as-of date, per customer the expected
@@ -16,14 +17,6 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.explain import Reason
-from serving.schemas.ledger import (
-    ActivityRecord,
-    CustomerRecord,
-    InvoiceRecord,
-    LedgerDate,
-    LedgerId,
-    PaymentRecord,
-)
 from serving.scoring import Scored
 from serving.stored_scores import plain_value
 
@@ -214,21 +207,6 @@ class CustomerRiskResponse(BaseModel):
     customer: CustomerRisk
 
 
-class ScoresRequest(BaseModel):
-    """Several customers of the stored ledger, scored as of one date."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"customer_ids": ["C-1001", "C-1002"], "lang": "en"}]},
-    )
-
-    customer_ids: list[LedgerId] = Field(
-        min_length=1, description="at most max_score_customers ids; repeats are scored once"
-    )
-    as_of: LedgerDate | None = Field(None, description="default: today")
-    lang: Lang = "en"
-
-
 class ScoreError(BaseModel):
     """A customer of the request that could not be scored, and why."""
 
@@ -250,54 +228,6 @@ class ScoresResponse(BaseModel):
     reasons_method: Literal["shap", "path"]
     customers: list[CustomerRisk]
     errors: list[ScoreError]
-
-
-class StatelessRequest(BaseModel):
-    """One customer's history, sent by the caller; nothing of it is stored."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "customer": {"customer_id": "C-1001", "currency": "ILS"},
-                    "invoices": [
-                        {
-                            "invoice_id": "INV-5001",
-                            "customer_id": "C-1001",
-                            "issue_date": "2026-10-01",
-                            "due_date": "2026-11-30",
-                            "amount": 18450.0,
-                            "terms": "eom+30",
-                        }
-                    ],
-                    "payments": [],
-                    "activities": [],
-                    "as_of": "2026-12-04",
-                    "lang": "en",
-                }
-            ]
-        },
-    )
-
-    customer: CustomerRecord
-    invoices: list[InvoiceRecord] = Field(default_factory=list)
-    payments: list[PaymentRecord] = Field(default_factory=list)
-    activities: list[ActivityRecord] = Field(default_factory=list)
-    as_of: LedgerDate | None = Field(None, description="default: today")
-    lang: Lang = "en"
-
-    def row_count(self) -> int:
-        """Rows over all tables (the customer included)."""
-        return 1 + len(self.invoices) + len(self.payments) + len(self.activities)
-
-
-class RefreshRequest(BaseModel):
-    """Score every open invoice of the ledger and store the scores."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"as_of": None}]})
-
-    as_of: LedgerDate | None = Field(None, description="default: today")
 
 
 class RefreshResponse(BaseModel):

@@ -47,7 +47,7 @@ from serving.web.worklist_view import (
     unusable_params,
     worklist_view,
 )
-from serving.worklist import FILTER_FIELDS, filter_worklist, known_filter_values
+from serving.worklist_filters import FILTER_FIELDS, filter_worklist, known_filter_values
 from serving.worklist_reads import build_worklist, csv_response, today_utc
 
 router = APIRouter(tags=["pages"], include_in_schema=False)

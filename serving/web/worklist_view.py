@@ -15,7 +15,7 @@ import pandas as pd
 
 from ledger.store import LedgerStore
 from payrisk.settings import Settings
-from serving.worklist import FILTER_FIELDS, filter_worklist, known_filter_values
+from serving.worklist_filters import FILTER_FIELDS, filter_worklist, known_filter_values
 from serving.worklist_reads import build_worklist, records
 
 SORTABLE = (

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from features.registry import FEATURES
-from models.reasons import LANGS, RULES, generic_text, render_reason
+from models.reason_texts import RULES
+from models.reasons import LANGS, generic_text, render_reason
 
 HEBREW = re.compile("[\u0590-\u05ff]")
 

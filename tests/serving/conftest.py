@@ -4,6 +4,7 @@
 generated ledger, logs and registers it in a temporary MLflow store and points
 ``champion`` at it. Tests that move aliases register versions under a model name of
 their own (``register_copy``), so the session's ``payment-risk@champion`` never moves.
+``scoring`` serves that champion with three ``chosen`` customers of its ledger stored.
 """
 
 from __future__ import annotations
@@ -13,23 +14,29 @@ import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
+from ledger.contract import TABLES
+from ledger.db_schema import SQL_TABLES
 from ledger.frames import Ledger
 from models.registry import open_registry, register
 from payrisk.settings import Settings
 from serving.app import create_app
 from serving.auth import SCOPES, create_key
+from serving.scoring import open_invoice_rows
 
 MODEL_NAME = "payment-risk"
+AS_OF = "2026-11-30"  # the scoring tests' date: the last day of the session ledger
 Result = TypeVar("Result")
 
 
@@ -204,3 +211,74 @@ def keys_for() -> Callable[[TestClient], dict[str, str]]:
 def keys(client: TestClient) -> dict[str, str]:
     """Keys for ``client``'s app, one per scope and ``"all"`` with every scope."""
     return _keys_of(client)
+
+
+# -- scoring: the session champion serving some customers of its ledger ---------------
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def customer_slice(ledger: Ledger, customer_ids: list[str]) -> Ledger:
+    """The rows of some customers, in every table."""
+    return Ledger(
+        **{
+            name: frame[frame["customer_id"].isin(customer_ids)].reset_index(drop=True)
+            for name, frame in ledger.tables().items()
+        }
+    )
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame as JSON rows: ISO dates, null for missing."""
+    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return [
+        {
+            key: value.date().isoformat() if isinstance(value, pd.Timestamp) else value
+            for key, value in row.items()
+        }
+        for row in rows
+    ]
+
+
+@pytest.fixture(scope="module")
+def chosen(registry: Any) -> list[str]:
+    """Three customers of the session ledger with open invoices, payments and activities."""
+    ledger: Ledger = registry.ledger
+    open_ids = open_invoice_rows(ledger, pd.Timestamp(AS_OF))["invoice_id"]
+    open_counts = ledger.invoices[ledger.invoices["invoice_id"].isin(open_ids)]["customer_id"]
+    busy = set(ledger.activities["customer_id"]) & set(ledger.payments["customer_id"])
+    ranked = open_counts[open_counts.isin(busy)].value_counts().index.tolist()
+    assert len(ranked) >= 3
+    return [str(customer_id) for customer_id in ranked[:3]]
+
+
+@pytest.fixture
+def scoring(
+    database_url: str,
+    registry: Any,
+    chosen: list[str],
+    service_settings: Callable[..., Settings],
+    client_for: Callable[[Settings], TestClient],
+    keys_for: Callable[[TestClient], dict[str, str]],
+) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    """The app serving the session champion, its ledger holding the chosen customers."""
+    settings = service_settings(
+        database_url=database_url, mlflow_tracking_uri=registry.tracking_uri
+    )
+    client = client_for(settings)
+    assert isinstance(client.app, FastAPI)
+    client.app.state.store.upsert(customer_slice(registry.ledger, chosen))
+    yield client, keys_for(client)
+
+
+def _backdate(client: TestClient, customer_id: str, when: datetime) -> None:
+    """Set ``updated_at`` of the customer's rows to ``when``: its last change was then."""
+    store = client.app.state.store  # type: ignore[attr-defined]
+    with store.engine.begin() as connection:
+        for name in TABLES:
+            table = SQL_TABLES[name]
+            connection.execute(
+                sa.update(table).where(table.c.customer_id == customer_id).values(updated_at=when)
+            )

@@ -19,10 +19,7 @@ from payrisk.settings import Settings
 from serving.answer_cache import AnswerCache, answer_cache_for
 from serving.answer_warmer import AnswerWarmer, AskedKeys
 from serving.score_cache import ScoreCache
-from tests.serving.conftest import run_on_own_loop
-from tests.serving.test_scores import AS_OF, _backdate, bearer, chosen, records, scoring
-
-__all__ = ["chosen", "scoring"]  # the fixtures, shared with test_scores
+from tests.serving.conftest import AS_OF, _backdate, bearer, records, run_on_own_loop
 
 
 def _settle(client: TestClient, customer_ids: list[str], seconds_ago: int) -> None:

@@ -11,14 +11,8 @@ import pytest
 from ledger.frames import Ledger
 from models.rollup import RiskTiers
 from serving.policy import DEFAULT_RULES
-from serving.worklist import (
-    MissingRateError,
-    UnknownFilterValue,
-    WorklistParams,
-    filter_worklist,
-    known_filter_values,
-    rank_worklist,
-)
+from serving.worklist import MissingRateError, WorklistParams, rank_worklist
+from serving.worklist_filters import UnknownFilterValue, filter_worklist, known_filter_values
 
 AS_OF = "2026-03-01"
 TIERS = RiskTiers(
