@@ -24,11 +24,19 @@ def format_metric(value: float) -> str:
 
 
 def print_metrics_table(metrics: pd.DataFrame, title: str) -> None:
-    """The headline metrics, one row per scorer, as a rich table."""
+    """The headline metrics, one row per scorer, as two rich tables: the ranking (ROC and
+    PR AUC, capture) and the probabilities (Brier scores, log loss)."""
     from training.plots import headline_table
 
     table_data = headline_table(metrics)
-    # Two-line headers and light borders keep 9 columns readable in 80 characters.
+    probabilities = [c for c in table_data.columns if c.startswith("Brier") or c == "log loss"]
+    ranking = [c for c in table_data.columns if c not in probabilities]
+    _print_scorer_table(table_data[ranking], f"{title}: ranking")
+    _print_scorer_table(table_data[probabilities], f"{title}: probabilities (lower is better)")
+
+
+def _print_scorer_table(table_data: pd.DataFrame, title: str) -> None:
+    # Two-line headers and light borders keep 6 columns readable in 80 characters.
     table = Table(
         title=title,
         title_justify="left",
