@@ -191,6 +191,16 @@ def _database(admin_url: str, name: str, create: bool) -> None:
     engine.dispose()
 
 
+def _server_setting(text: str) -> tuple[str, str]:
+    """``PAYRISK_NAME=VALUE`` -> (name, value); anything else is refused, naming it."""
+    name, equals, value = text.partition("=")
+    if not equals or not name.startswith("PAYRISK_") or not name[len("PAYRISK_") :]:
+        raise argparse.ArgumentTypeError(
+            f"expected PAYRISK_NAME=VALUE (a server setting), got {text!r}"
+        )
+    return name, value
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=120.0, help="counted load, seconds")
@@ -208,9 +218,10 @@ def main() -> int:
     )
     parser.add_argument(
         "--server-setting",
+        type=_server_setting,
         action="append",
         default=[],
-        metavar="NAME=VALUE",
+        metavar="PAYRISK_NAME=VALUE",
         help="an environment setting of the server, e.g. PAYRISK_SCORE_WARM_SECONDS=0.1 "
         "(repeatable): to compare settings under the same load",
     )
@@ -237,7 +248,7 @@ def main() -> int:
                 "PAYRISK_FX_RATES": '{"EUR": 1.08, "GBP": 1.27, "ILS": 0.27}',
                 # Both workers must sign the page sessions with the same secret.
                 "PAYRISK_SESSION_SECRET": secrets.token_urlsafe(32),
-                **dict(setting.split("=", 1) for setting in args.server_setting),
+                **dict(args.server_setting),
             }
             with serving(env, workdir) as (base_url, pid):
                 _refresh(base_url, facts["key"])

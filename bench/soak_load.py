@@ -55,9 +55,14 @@ class Tally:
     failures: list[str] = field(default_factory=list)
     examples: dict[tuple[str, int], str] = field(default_factory=dict)  # first body per status
 
-    def record(self, label: str, status: int, seconds: float, what: str) -> None:
-        """One counted answer (599: none came); keeps the first body of each error status."""
+    def record(
+        self, label: str, status: int, seconds: float, what: str, cache: str | None = None
+    ) -> None:
+        """One counted answer (599: none came); keeps the first body of each error status.
+        ``cache``: the answer's ``X-Payrisk-Cache`` (hit, miss), also tallied apart."""
         self.latencies[label].append(seconds)
+        if cache is not None:
+            self.latencies[f"{label} ({cache})"].append(seconds)
         self.statuses[label][status] += 1
         if status >= 400 and (label, status) not in self.examples:
             self.examples[(label, status)] = what
@@ -122,9 +127,7 @@ async def _worker(
                 cache = None
             if tally.counting:
                 elapsed = time.perf_counter() - started
-                tally.record(label, status, elapsed, f"{method} {path}: {text}")
-                if cache is not None:
-                    tally.latencies[f"{label} ({cache})"].append(elapsed)
+                tally.record(label, status, elapsed, f"{method} {path}: {text}", cache)
             number += 1
 
 

@@ -25,14 +25,15 @@ between only leaves a useless entry. The cost is bounded: at most ``max_customer
 round, only customers asked about within ``remember_seconds``, and rounds run one at a
 time. A round that fails (database away) is logged and the next one tries again.
 
-Tried and not adopted (``make soak``, 150 customers, PostgreSQL, runs taken in turns):
+Tried and not adopted (``make soak``, 150 customers, PostgreSQL, 10 s warm-up):
 waking the warmer by ``LISTEN``/``NOTIFY`` on every ledger commit, with the workers also
 telling each other what they were asked so each warmed the others' questions. Misses fell
-(from ~15% to ~7% of scoring answers over the first minute, to ~1.5% after 45 s), but
-every change was then scored by every worker, in rounds of one or two customers, and the
-server's throughput fell from 42-59 to 29-33 requests/s, with the p99 of scoring no
-better (600-630 ms against 93-640 ms without). Under that load (every customer changed
-about as often as it is asked) warming costs what the misses it saves cost, twice over.
+(from 14-25% to 6-17% of scoring answers over the first minute, to ~1.5% after 45 s),
+but every change was then scored by every worker, in rounds of one or two customers: the
+server's throughput fell from 42-59 to 29-45 requests/s (29-33 in the runs taken in turns
+with it off), and the p99 of scoring was no better (350-980 ms over eight runs, 93-640 ms
+over four without). Under that load (every customer changed about as often as it is
+asked) warming costs what the misses it saves cost, twice over.
 """
 
 from __future__ import annotations

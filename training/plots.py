@@ -47,6 +47,10 @@ HEADLINE_METRICS = (
     ("capture_at_10", "capture@10"),
     ("capture_at_20", "capture@20"),
 )
+# The headline metrics that judge the probabilities (lower is better), not the ranking.
+PROBABILITY_METRICS = frozenset(
+    {"brier_late", "brier_over_30", "brier_ordinal", "brier_multiclass", "log_loss"}
+)
 
 
 def _figure(n_axes: int, width_inches: float = 6.0) -> tuple[Figure, list[Axes]]:

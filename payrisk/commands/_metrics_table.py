@@ -26,11 +26,11 @@ def format_metric(value: float) -> str:
 def print_metrics_table(metrics: pd.DataFrame, title: str) -> None:
     """The headline metrics, one row per scorer, as two rich tables: the ranking (ROC and
     PR AUC, capture) and the probabilities (Brier scores, log loss)."""
-    from training.plots import headline_table
+    from training.plots import HEADLINE_METRICS, PROBABILITY_METRICS, headline_table
 
     table_data = headline_table(metrics)
-    probabilities = [c for c in table_data.columns if c.startswith("Brier") or c == "log loss"]
-    ranking = [c for c in table_data.columns if c not in probabilities]
+    probabilities = [label for key, label in HEADLINE_METRICS if key in PROBABILITY_METRICS]
+    ranking = [label for key, label in HEADLINE_METRICS if key not in PROBABILITY_METRICS]
     _print_scorer_table(table_data[ranking], f"{title}: ranking")
     _print_scorer_table(table_data[probabilities], f"{title}: probabilities (lower is better)")
 
