@@ -29,6 +29,19 @@ def probability_columns(buckets: LateBuckets, proba: np.ndarray) -> dict[str, np
     return columns
 
 
+def _expected_days(proba: np.ndarray, bucket_days: np.ndarray) -> np.ndarray:
+    """Per row, sum over buckets of P(bucket) x its typical days late, bucket by bucket.
+
+    Not ``proba @ bucket_days``: BLAS picks its kernel by the number of rows, and the
+    last digit of a row's value then depended on how many rows were scored with it (a
+    live answer alone vs in a micro-batch vs the refresh, which must agree exactly).
+    """
+    expected = np.zeros(len(proba))
+    for bucket, days in enumerate(np.asarray(bucket_days, dtype="float64")):
+        expected += proba[:, bucket] * days
+    return expected
+
+
 def prediction_columns(
     buckets: LateBuckets,
     proba: np.ndarray,
@@ -43,7 +56,7 @@ def prediction_columns(
     due = np.asarray(due_date, dtype="datetime64[ns]").astype("datetime64[D]")
     as_of_days = np.asarray(as_of, dtype="datetime64[ns]").astype("datetime64[D]")
     overdue_days = (as_of_days - due).astype("float64")
-    expected = np.fmax(proba @ bucket_days, overdue_days)
+    expected = np.fmax(_expected_days(proba, bucket_days), overdue_days)
     columns["expected_days_late"] = expected
     # NaN (no due date) -> NaT, like the timedelta arithmetic of pandas
     late_days = np.round(expected)

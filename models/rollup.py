@@ -16,6 +16,7 @@ for callers that must rank across currencies.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -189,24 +190,43 @@ def customer_rollup(scored: pd.DataFrame, tiers: RiskTiers | None = None) -> pd.
     return rollup.take(order).reset_index(drop=True)
 
 
+def _exact_group_sums(codes: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """Per group code 0..size-1, the correctly rounded sum of its non-NaN values.
+
+    ``math.fsum`` per group: the result depends on the group's values alone, not on their
+    order nor on the other groups in the frame. pandas' compensated group sums do not
+    (the same customer's rows summed to ...0.89 beside other customers and ...0.8900000001
+    alone), and a live answer must equal the worklist's numbers to the last digit whether
+    its customer was scored alone, in a micro-batch or in the whole-ledger refresh.
+    """
+    kept = ~np.isnan(values)
+    codes, values = codes[kept], values[kept]
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(size + 1)).tolist()
+    ordered = values[order].tolist()
+    return np.array([math.fsum(ordered[bounds[k] : bounds[k + 1]]) for k in range(size)])
+
+
 def _totals(
     codes: np.ndarray, amount: np.ndarray, p: np.ndarray, rates: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Per group code 0..k-1 (rows coded -1 left out): the roll-up's sums, mean and max.
 
-    Sums and the mean are pandas' compensated group sums, one column at a time, so the
-    numbers are the same bit for bit whatever the path (summed as one 2-D block, a NaN in
-    one column changes the last bit of another's sum). Counts, ``max`` and ``any`` are exact
-    however computed; numpy does them without pandas' per-call overhead.
+    Sums skip NaN, as pandas' do, and are exact (``_exact_group_sums``); the mean of P(> 30)
+    is that sum over the count of known values (NaN when none).
     """
     kept = codes >= 0
     codes, amount, p, rates = codes[kept], amount[kept], p[kept], rates[kept]
-    sums = ("open_amount", "expected_amount_over_30", "amount_at_risk")
-    block = np.column_stack([amount, amount * p, amount * p * rates, p])
-    grouped = pd.DataFrame(block).groupby(codes, sort=True)
-    totals = {name: grouped[column].sum().to_numpy() for column, name in enumerate(sums)}
-    totals["mean_p_over_30"] = grouped[3].mean().to_numpy()
-    size = len(totals["open_amount"])
+    size = int(codes.max()) + 1 if len(codes) else 0
+    sums = {
+        "open_amount": amount,
+        "expected_amount_over_30": amount * p,
+        "amount_at_risk": amount * p * rates,
+    }
+    totals = {name: _exact_group_sums(codes, values, size) for name, values in sums.items()}
+    known_p = np.bincount(codes, weights=~np.isnan(p), minlength=size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        totals["mean_p_over_30"] = _exact_group_sums(codes, p, size) / known_p
     totals["open_invoices"] = np.bincount(codes, minlength=size).astype("int64")
     totals["max_p_over_30"] = np.full(size, np.nan)
     np.fmax.at(totals["max_p_over_30"], codes, p)  # NaN only when all of a group's are NaN

@@ -1,39 +1,54 @@
-"""The roll-up's numbers are pandas' own, bit for bit (``models.rollup``): the refresh,
-the worklist and every live answer must agree to the last digit."""
+"""The roll-up's sums are exact (``models.rollup``): a customer's numbers depend on its own
+rows alone, so the refresh, the worklist and every live answer (alone or in a micro-batch)
+agree to the last digit."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
 
 from models.rollup import RiskTiers, customer_rollup
 
-# A real customer's open amounts whose compensated (pandas) sum differs from the plain one
+# A real customer's open amounts whose pandas group sum depends on the rows around them
 AMOUNTS = [
     337809.05, 259444.63, 332821.68, 191884.66, 128474.86, 119418.72, 144874.07,
     94436.87, 110881.68, 84202.12, 106636.83, 74182.66, 61449.06,
 ]  # fmt: skip
 
 
-def test_sums_are_pandas_compensated_sums_even_next_to_an_unrated_currency() -> None:
+def _customer_a(other: str) -> pd.DataFrame:
+    """Customer a's rows alone (``other`` = "none") or beside b's ("before" or "after")."""
     n = len(AMOUNTS)
-    scored = pd.DataFrame(
+    a = pd.DataFrame(
         {
-            "customer_id": ["a"] * n + ["b"],
-            "open_amount": [*AMOUNTS, 5.0],
-            "p_over_30": np.linspace(0.01, 0.3, n + 1),
-            "currency": ["ILS"] * n + ["USD"],  # ILS has no rate: NaN amounts at risk
+            "customer_id": ["a"] * n,
+            "open_amount": AMOUNTS,
+            "p_over_30": np.linspace(0.01, 0.3, n),
+            "currency": ["ILS"] * n,  # ILS has no rate: NaN amounts at risk
         }
     )
-    assert sum(AMOUNTS) != pd.Series(AMOUNTS).groupby([0] * n).sum().iloc[0]  # the point
-    rollup = customer_rollup(scored, RiskTiers()).set_index("customer_id")
-    grouped = scored.groupby("customer_id")
-    expected = (scored["open_amount"] * scored["p_over_30"]).groupby(scored["customer_id"])
-    assert rollup.loc["a", "open_amount"] == grouped["open_amount"].sum()["a"]
-    assert rollup.loc["a", "expected_amount_over_30"] == expected.sum()["a"]
-    assert rollup.loc["a", "max_p_over_30"] == grouped["p_over_30"].max()["a"]
-    assert pd.isna(rollup.loc["a", "amount_at_risk"])
-    assert rollup.index.tolist() == ["b", "a"]
+    b = pd.DataFrame({"customer_id": ["b"], "open_amount": [5.0], "p_over_30": [0.2]})
+    frames = {"none": [a], "before": [b, a], "after": [a, b.assign(currency="USD")]}[other]
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_sums_are_exact_whatever_other_customers_share_the_frame() -> None:
+    n = len(AMOUNTS)
+    first = pd.Series([5.0, *AMOUNTS]).groupby([1] + [0] * n).sum().loc[0]
+    assert pd.Series(AMOUNTS).groupby([0] * n).sum().iloc[0] != first  # the point
+    p_over_30 = np.linspace(0.01, 0.3, n)
+    for other in ("none", "before", "after"):
+        scored = _customer_a(other)
+        rollup = customer_rollup(scored, RiskTiers()).set_index("customer_id")
+        assert rollup.loc["a", "open_amount"] == math.fsum(AMOUNTS)
+        expected = math.fsum(amount * p for amount, p in zip(AMOUNTS, p_over_30, strict=True))
+        assert rollup.loc["a", "expected_amount_over_30"] == expected
+        assert rollup.loc["a", "expected_share_over_30"] == expected / math.fsum(AMOUNTS)
+        assert rollup.loc["a", "max_p_over_30"] == p_over_30.max()
+        assert pd.isna(rollup.loc["a", "amount_at_risk"])
+        assert rollup.index.tolist() == (["a"] if other == "none" else ["b", "a"])
 
 
 def test_share_falls_back_to_the_mean_probability_when_nothing_is_owed() -> None:
