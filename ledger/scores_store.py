@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -152,6 +152,33 @@ def read_latest_scores(
             f"cannot read scores from {store.display_url}: {error.orig}"
         ) from error
     return _frame(rows).sort_values("invoice_id", ignore_index=True)
+
+
+def latest_refresh_customers(store: LedgerStore, limit: int) -> tuple[date, list[str]] | None:
+    """The newest refresh's as-of date and at most ``limit`` of its customers, the
+    largest expected amount more than 30 days late first (the worklist's order, ties by
+    id); None when nothing was scored yet."""
+    at_risk = sa.func.sum(SCORES.c.open_amount * SCORES.c.p_over_30)
+    try:
+        with store.engine.connect() as connection:
+            newest = latest_scored_at(connection)
+            if newest is None:
+                return None
+            query = (
+                sa.select(SCORES.c.customer_id, sa.func.max(SCORES.c.as_of))
+                .where(SCORES.c.scored_at == newest)
+                .group_by(SCORES.c.customer_id)
+                .order_by(at_risk.desc(), SCORES.c.customer_id)
+                .limit(limit)
+            )
+            rows = connection.execute(query).all()
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as error:
+        raise StoreUnavailable(
+            f"cannot read scores from {store.display_url}: {error.orig}"
+        ) from error
+    if not rows:
+        return None
+    return pd.Timestamp(rows[0][1]).date(), [str(row[0]) for row in rows]
 
 
 def read_scores(store: LedgerStore, *, since: datetime | None = None) -> pd.DataFrame:

@@ -8,6 +8,11 @@ asks for its risk, or a second worker that has never seen the change, pays it.
 
 Each worker therefore runs one background task that, every ``interval_seconds``:
 
+0. when the served model is new to it, asks that model's questions ahead: at the
+   worker's first model, the newest refresh's customers (the worklist's, at its as-of
+   date, in English); after a swap, the questions asked lately of the old model (every
+   cached answer named the old one). A start, a deploy or a promotion then costs a few
+   batched scoring calls here, not one scoring call per first question in every worker;
 1. asks whether anything was committed at all (``serving.ledger_cache``'s database
    revision: one tiny query) and stops there if not;
 2. reads which customers' rows changed since its last round
@@ -49,6 +54,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from ledger.scores_store import latest_refresh_customers
 from ledger.store import LedgerStore
 from payrisk.settings import Settings
 from serving.answer_cache import AnswerCache
@@ -57,7 +63,7 @@ from serving.ledger_cache import ledger_cache
 from serving.ledger_changes import Watermark, changed_owners, read_watermark
 from serving.ledger_reads import CustomerRevision, read_customer_revisions, read_snapshot
 from serving.model_holder import ModelHolder, ModelSnapshot
-from serving.schemas.scores import Lang
+from serving.schemas.scores import DEFAULT_LANG, Lang
 
 logger = logging.getLogger("serving.answer_warmer")
 # Customers scored per call: tens of ms each, so the worker's own misses, which compete
@@ -67,6 +73,12 @@ WARM_BATCH = 32
 # (model name, version, loaded at, as-of date, language): what an answer is about
 # besides its customer; the answer cache's key is this plus the customer id.
 Question = tuple[str, str, Any, date, Lang]
+Served = tuple[str, str, Any]  # (model name, version, loaded at): a question's first three
+
+
+def served_by(snapshot: ModelSnapshot) -> Served:
+    """The model part of the questions ``snapshot`` answers."""
+    return (snapshot.name, snapshot.version, snapshot.loaded_at)
 
 
 @dataclass
@@ -92,12 +104,29 @@ class AskedKeys:
     def recent(self, customer_id: str, snapshot: ModelSnapshot) -> list[Question]:
         """The questions about ``customer_id`` asked lately of the model now served."""
         since = self.clock() - self.remember_seconds
-        served = (snapshot.name, snapshot.version, snapshot.loaded_at)
+        served = served_by(snapshot)
         return [
             question
             for question, at in self._asked.get(customer_id, {}).items()
             if at >= since and question[:3] == served
         ]
+
+    def carry_over(self, served: Served) -> list[str]:
+        """Ask each question of another model again of ``served``, as if at the same moment,
+        and forget that model's: after a model swap every cached answer is for the old
+        one. The customers with a recent question that moved."""
+        since = self.clock() - self.remember_seconds
+        moved = []
+        for customer_id, questions in self._asked.items():
+            renamed: dict[Question, float] = {}
+            for question, at in sorted(questions.items(), key=lambda item: item[1]):
+                key: Question = (*served, question[3], question[4])
+                renamed.pop(key, None)
+                renamed[key] = at  # oldest first, as ``note`` keeps them
+            if any(question[:3] != served and at >= since for question, at in questions.items()):
+                moved.append(customer_id)
+            self._asked[customer_id] = renamed
+        return moved
 
     def __contains__(self, customer_id: object) -> bool:
         return customer_id in self._asked
@@ -119,6 +148,7 @@ class AnswerWarmer:
     _database: Hashable = None
     _watermark: Watermark | None = None
     _pending: set[str] = field(default_factory=set)
+    _served: Served | None = None  # the model of the last round
 
     def __post_init__(self) -> None:
         self.asked = AskedKeys(
@@ -143,13 +173,16 @@ class AnswerWarmer:
         snapshot = self.holder.current()
         if snapshot is None or not self.cache.enabled:
             return 0
+        if served_by(snapshot) != self._served:
+            await self._ask_again(snapshot)
         changed = await run_in_threadpool(self._changed_customers)
+        due = sorted(changed | self._pending)
         wanted = {
             customer_id: questions
-            for customer_id in sorted(changed | self._pending)[: self.max_customers]
+            for customer_id in due[: self.max_customers]
             if (questions := self.asked.recent(customer_id, snapshot))
         }
-        self._pending = set()
+        self._pending = set(due[self.max_customers :])
         if not wanted:
             return 0
         revisions = await run_in_threadpool(read_customer_revisions, self.store, list(wanted))
@@ -158,6 +191,34 @@ class AnswerWarmer:
             warmed += await self._score(snapshot, question, customers, revisions)
         self.warmed += warmed
         return warmed
+
+    async def _ask_again(self, snapshot: ModelSnapshot) -> None:
+        """A model came: ask its questions ahead (they are scored this round and the next).
+
+        After a swap, the questions asked lately of the old model. At the worker's first
+        model, the customers of the newest refresh (the worklist's, riskiest first) at its
+        as-of date in English: after a start or a deploy, the first question about each
+        is then answered from the cache instead of costing a scoring call in every worker.
+        """
+        served = served_by(snapshot)
+        if self._served is None:
+            customers = await self._ask_refreshed(served)
+        else:
+            customers = self.asked.carry_over(served)
+        self._served = served
+        self._pending.update(customers)
+
+    async def _ask_refreshed(self, served: Served) -> list[str]:
+        """Note the newest refresh's customers as asked now (none when nothing was scored)."""
+        found = await run_in_threadpool(
+            latest_refresh_customers, self.store, self.asked.max_customers
+        )
+        if found is None:
+            return []
+        as_of, customers = found
+        for customer_id in reversed(customers):  # the riskiest noted last: kept longest
+            self.asked.note((*served, as_of, DEFAULT_LANG), customer_id)
+        return customers
 
     def _changed_customers(self) -> set[str]:
         """Customers whose rows changed since the last round (empty on the first)."""

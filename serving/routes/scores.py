@@ -50,6 +50,7 @@ from serving.per_loop import PerLoop
 from serving.schemas.ledger import MAX_ID_LENGTH, RejectedRows, storable_text
 from serving.schemas.score_requests import ScoresRequest, StatelessRequest
 from serving.schemas.scores import (
+    DEFAULT_LANG,
     CustomerRisk,
     CustomerRiskResponse,
     Lang,
@@ -131,7 +132,7 @@ async def customer_risk(
     customer_id: CustomerPathId,
     mode: Annotated[StoredMode, Depends(get_stored_mode)],
     as_of: AsOfQuery = None,
-    lang: LangQuery = "en",
+    lang: LangQuery = DEFAULT_LANG,
 ) -> Response:
     """A stored customer's risk as of a date: every open invoice and the roll-up, with reasons.
 

@@ -21,6 +21,7 @@ from serving.scoring import Scored
 from serving.stored_scores import plain_value
 
 Lang = Literal["en", "he"]
+DEFAULT_LANG: Lang = "en"  # of the reasons when a request names none
 Tier = Literal["low", "medium", "high"]
 
 _REASON_EXAMPLE: dict[str, Any] = {

@@ -120,7 +120,8 @@ def test_a_failing_round_is_logged_once_per_outage(
     settings = service_settings()
     missing = LedgerStore.from_url(f"sqlite:///{tmp_path / 'no-such-dir' / 'payrisk.db'}")
     cache = AnswerCache(ScoreCache(8), ScoreCache(8))
-    holder = SimpleNamespace(current=lambda: object())  # "a model is served"
+    served = SimpleNamespace(name="payment-risk", version="1", loaded_at=None)
+    holder = SimpleNamespace(current=lambda: served)  # "a model is served"
     warmer = AnswerWarmer(missing, holder, cache, settings, interval_seconds=0.001)  # type: ignore[arg-type]
     failures = 0
 
