@@ -133,14 +133,12 @@ class CustomerRisk(BaseModel):
     @classmethod
     def from_scored(cls, scored: Scored, position: int, lang: str) -> CustomerRisk:
         """Row ``position`` of ``scored.customers`` with its invoices and reasons."""
-        customer = scored.customers.iloc[position]
-        rows = scored.invoices.index[scored.invoices["customer_id"] == customer["customer_id"]]
+        customer = scored.customer_records[position]
+        rows = scored.invoice_rows_by_customer.get(str(customer["customer_id"]), [])
         return cls(
             customer_id=str(customer["customer_id"]),
             currency=None if pd.isna(customer["currency"]) else str(customer["currency"]),
             open_invoices=int(customer["open_invoices"]),
-            # money to the cent: sums over a customer's invoices may differ in the last
-            # bit with the number of customers scored together
             open_amount=round(float(customer["open_amount"]), 2),
             expected_amount_over_30=round(float(customer["expected_amount_over_30"]), 2),
             expected_share_over_30=float(customer["expected_share_over_30"]),
@@ -148,7 +146,7 @@ class CustomerRisk(BaseModel):
             reporting_currency=str(customer["reporting_currency"]),
             risk_tier=None if pd.isna(customer["risk_tier"]) else str(customer["risk_tier"]),
             reasons=[ReasonOut.of(reason) for reason in scored.customer_reasons(position, lang)],
-            invoices=[_invoice_score(scored, int(row), lang) for row in rows],
+            invoices=[_invoice_score(scored, row, lang) for row in rows],
         )
 
 
@@ -158,7 +156,7 @@ def _cents(value: float) -> float | None:
 
 
 def _invoice_score(scored: Scored, row: int, lang: str) -> InvoiceScore:
-    invoice = scored.invoices.iloc[row]
+    invoice = scored.invoice_records[row]
     return InvoiceScore(
         invoice_id=str(invoice["invoice_id"]),
         currency=None if pd.isna(invoice["currency"]) else str(invoice["currency"]),
