@@ -69,18 +69,45 @@ def effective_payments(
     return pd.concat([payments, implied_rows], ignore_index=True)
 
 
-def _paid_in_span(
-    promises: pd.DataFrame, payments: pd.DataFrame, key: str, end: pd.Series
-) -> pd.Series:
-    """Per promise, the amount paid (by ``key``) dated in [made_date, end]."""
-    pairs = promises[["activity_id", key, "made_date"]].assign(end=end.to_numpy())
-    pairs = pairs.loc[pairs[key].notna()]
-    joined = pairs.merge(payments[[key, "payment_date", "amount"]], on=key, how="inner")
-    in_span = (joined["payment_date"] >= joined["made_date"]) & (
-        joined["payment_date"] <= joined["end"]
+def _pairs(left_keys: pd.Series, right_keys: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (left, right) of the rows with equal keys, as an inner merge lists them.
+
+    Left rows in order, each with its matches in the right rows' order; a missing key
+    matches nothing. Arrays, not a merge: a one-customer slice pays merge's fixed cost.
+    """
+    right_codes, uniques = pd.factorize(right_keys.to_numpy(dtype=object))
+    left_codes = pd.Index(uniques, dtype=object).get_indexer(left_keys.to_numpy(dtype=object))
+    order = np.argsort(right_codes, kind="stable")
+    sorted_codes = right_codes[order]
+    starts = np.searchsorted(sorted_codes, left_codes, side="left")
+    counts = np.where(
+        left_codes >= 0, np.searchsorted(sorted_codes, left_codes, side="right") - starts, 0
     )
-    paid = joined.loc[in_span].groupby("activity_id")["amount"].sum()
-    return promises["activity_id"].map(paid).fillna(0.0).astype("float64")
+    left = np.repeat(np.arange(len(left_codes)), counts)
+    within = np.arange(len(left)) - np.repeat(np.cumsum(counts) - counts, counts)
+    return left, order[np.repeat(starts, counts) + within]
+
+
+def _paid_in_span(promises: pd.DataFrame, payments: pd.DataFrame, end: pd.Series) -> pd.Series:
+    """Per promise, the amount paid dated in [made_date, end]: to its invoice if it names
+    one, else by its customer. Summed as ``groupby.sum`` does, in the payments' order."""
+    names_invoice = promises["invoice_id"].notna().to_numpy()
+    by_invoice = _pairs(promises["invoice_id"].where(names_invoice, None), payments["invoice_id"])
+    by_customer = _pairs(
+        promises["customer_id"].where(~names_invoice, None), payments["customer_id"]
+    )
+    promise_of, payment_of = (
+        np.concatenate(pair) for pair in zip(by_invoice, by_customer, strict=True)
+    )
+    paid_on = payments["payment_date"].to_numpy(dtype="datetime64[ns]")[payment_of]
+    made = promises["made_date"].to_numpy(dtype="datetime64[ns]")[promise_of]
+    in_span = (paid_on >= made) & (paid_on <= end.to_numpy(dtype="datetime64[ns]")[promise_of])
+    amounts = payments["amount"].to_numpy(dtype="float64")[payment_of[in_span]]
+    paid = pd.Series(amounts).groupby(promise_of[in_span]).sum()
+    return pd.Series(
+        paid.reindex(np.arange(len(promises)), fill_value=0.0).to_numpy(dtype="float64"),
+        index=promises.index,
+    )
 
 
 def promise_status(
@@ -104,9 +131,7 @@ def promise_status(
         settled = settled_dates(ledger.invoices, ledger.payments)
     payments = effective_payments(ledger, as_of, settled)
     names_invoice = promises["invoice_id"].notna()
-    by_invoice = _paid_in_span(promises, payments, "invoice_id", span_end)
-    by_customer = _paid_in_span(promises, payments, "customer_id", span_end)
-    paid = by_invoice.where(names_invoice, by_customer)
+    paid = _paid_in_span(promises, payments, span_end)
     by_id = pd.Series(
         settled.to_numpy(dtype="datetime64[ns]"),
         index=ledger.invoices["invoice_id"].astype(object).to_numpy(),

@@ -121,16 +121,20 @@ def customer_risk(scores: pd.DataFrame, params: WorklistParams) -> pd.DataFrame:
     )
 
 
-def customer_facts(ledger: Ledger, as_of: pd.Timestamp | str) -> pd.DataFrame:
+def customer_facts(
+    ledger: Ledger, as_of: pd.Timestamp | str, settled: pd.Series | None = None
+) -> pd.DataFrame:
     """Per customer of the ledger at t: who, collector, overdue, disputes, promises, contact.
 
     Index customer_id; columns ``CUSTOMER_COLUMNS``, ``collector`` (at t),
     ``default_collector`` and the policy facts. Everything the worklist needs besides
     the scores, so it can be computed once per ledger revision and as-of date.
+    ``settled``: the invoices' ``settled_dates``, when the caller has them already.
     """
     as_of = pd.Timestamp(as_of).normalize()
     invoices = ledger.invoices
-    settled = settled_dates(invoices, ledger.payments)
+    if settled is None:
+        settled = settled_dates(invoices, ledger.payments)
     open_at = (invoices["issue_date"] <= as_of) & ~(settled <= as_of)
     late_days = (as_of - invoices["due_date"]).dt.days.where(open_at)
     days_overdue = late_days.groupby(invoices["customer_id"]).max()
@@ -181,16 +185,18 @@ def rank_worklist(
     rules: Sequence[Rule],
     params: WorklistParams,
     as_of: pd.Timestamp | str,
+    settled: pd.Series | None = None,
 ) -> pd.DataFrame:
     """One row per scored customer, ranked: not snoozed first, by amount at risk (desc).
 
     ``scores``: the latest stored score per open invoice (customer_id, invoice_id,
     open_amount, currency, p_over_30, reasons). Amounts are in the reporting currency.
     Ties break by customer id. ``section`` splits each collector's list by capacity.
+    ``settled``: the invoices' ``settled_dates``, when the caller has them already.
     """
     if scores.empty:
         return _empty_worklist()
-    return rank_customers(scores, customer_facts(ledger, as_of), rules, params)
+    return rank_customers(scores, customer_facts(ledger, as_of, settled), rules, params)
 
 
 def rank_customers(
