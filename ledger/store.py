@@ -13,9 +13,11 @@ the errors are ``ledger.store_errors``. Both are re-exported here, the path call
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import cache
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +26,7 @@ import sqlalchemy as sa
 from ledger import migrations
 from ledger.contract import TABLES, Table
 from ledger.db_schema import (
+    AMOUNT_SCALE,
     SQL_TABLES,
     frame_from_rows,
     load_select,
@@ -68,6 +71,26 @@ def _check_keys(table: Table, frame: pd.DataFrame) -> None:
             f"{table.name}: {len(duplicated)} duplicate {table.key} values, e.g. "
             f"{list(duplicated[:5])}; nothing was written"
         )
+
+
+@cache
+def _upsert_statement(table_name: str, dialect_name: str) -> sa.Insert:
+    # Built once: constructing the statement costs more than running a one-row upsert.
+    return upsert_statement(TABLES[table_name], dialect_name)
+
+
+@cache
+def _key_lookup(table_name: str) -> sa.Select[Any]:
+    """``select key from table where key = :key``, built once per table."""
+    key_column = SQL_TABLES[table_name].c[TABLES[table_name].key]
+    return sa.select(key_column).where(key_column == sa.bindparam("key"))
+
+
+def _sql_scalar(table: Table, name: str, value: Any) -> Any:
+    """One canonical Python value as ``parameter_chunks`` sends it: amounts rounded alike."""
+    if value is None or table.column(name).kind != "amount":
+        return value
+    return float(np.round(value, AMOUNT_SCALE))
 
 
 class LedgerStore:
@@ -192,19 +215,54 @@ class LedgerStore:
                 counts[name] = len(frames[name])
                 if frames[name].empty:
                     continue  # nothing to send (a single-row upsert leaves three empty)
-                statement = upsert_statement(table, self.dialect_name)
                 # Rows locked in key order: concurrent upserts of overlapping rows wait for
                 # each other instead of deadlocking.
                 ordered = frames[name].sort_values(table.key, kind="stable")
-                try:
-                    for rows in parameter_chunks(table, ordered, max_parameters):
-                        connection.execute(statement, rows)
-                except (sa.exc.IntegrityError, sa.exc.DataError) as error:
-                    raise StoreError(
-                        f"{name}: the database refused the rows ({str(error.orig).strip()}); "
-                        "nothing was written"
-                    ) from error
+                for rows in parameter_chunks(table, ordered, max_parameters):
+                    self._write(connection, name, rows)
         return counts
+
+    def upsert_row(
+        self,
+        table_name: str,
+        row: Mapping[str, object],
+        references: Sequence[tuple[str, str]] = (),
+    ) -> bool:
+        """Upsert one row, if every id it refers to is stored; False (nothing written) if not.
+
+        ``row``: column -> canonical Python value (``str``, ``datetime.date``, ``float``,
+        ``bool`` or None; absent columns are None), already valid by the ledger's rules.
+        ``references``: the (table, id) pairs it refers to. Writes what ``upsert`` writes for
+        the same row as a one-row frame, but without frames, and looks the ids up in the
+        write's own transaction: an API upsert of one row spends most of its time on
+        per-call overhead, and a second connection (a pre-ping on PostgreSQL) is part of it.
+        """
+        table = TABLES[table_name]
+        if row.get(table.key) is None:
+            raise StoreError(f"{table_name}: empty {table.key} in rows [0]; nothing was written")
+        parameters = {name: _sql_scalar(table, name, row.get(name)) for name in table.column_names}
+        with self._transaction(writes=True) as connection:
+            self._check_schema(connection)
+            for target, key in references:
+                if connection.execute(_key_lookup(target), {"key": key}).first() is None:
+                    return False
+            self._write(connection, table_name, parameters)
+        return True
+
+    def _write(
+        self,
+        connection: sa.Connection,
+        table_name: str,
+        rows: list[dict[str, Any]] | dict[str, Any],
+    ) -> None:
+        """Upsert parameter rows of one table; a ``StoreError`` if the database refuses them."""
+        try:
+            connection.execute(_upsert_statement(table_name, self.dialect_name), rows)
+        except (sa.exc.IntegrityError, sa.exc.DataError) as error:
+            raise StoreError(
+                f"{table_name}: the database refused the rows ({str(error.orig).strip()}); "
+                "nothing was written"
+            ) from error
 
     def load(self) -> Ledger:
         """The whole ledger, in canonical dtypes, each table ordered by its primary key."""
