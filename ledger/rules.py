@@ -41,14 +41,14 @@ def _column_checks() -> dict[tuple[str, str], tuple[pa.Check, ...]]:
     for key in _COUNTRY_COLUMNS:
         checks[key] = (
             pa.Check.str_matches(
-                r"^[A-Z]{2}$",
+                r"^[A-Z]{2}\Z",
                 error="expected a two-letter ISO 3166-1 country code in upper case, e.g. IL",
             ),
         )
     for key in _CURRENCY_COLUMNS:
         checks[key] = (
             pa.Check.str_matches(
-                r"^[A-Z]{3}$",
+                r"^[A-Z]{3}\Z",
                 error="expected a three-letter ISO 4217 currency code in upper case, e.g. ILS",
             ),
         )

@@ -189,6 +189,17 @@ def test_codes_kinds_and_missing_required_values() -> None:
     ]
 
 
+def test_a_code_with_a_trailing_newline_is_not_a_code() -> None:
+    """``$`` alone matches before a final newline: "IL\n" once passed as a country."""
+    report = validate_ledger(
+        {"customers": customers(["C1", "C2"], country=["IL\n", "IL"], currency=["ILS", "ILS\n"])}
+    )
+    assert [(line, column, value) for _, line, column, value, _ in reasons(report)] == [
+        (2, "country", "IL\n"),
+        (3, "currency", "ILS\n"),
+    ]
+
+
 def test_orphans_are_rejected_and_known_ids_count_as_existing() -> None:
     frames = {
         "customers": customers(["C1"]),
