@@ -95,12 +95,12 @@ class Scored:
     @cached_property
     def invoice_records(self) -> list[dict[str, Any]]:
         """``invoices`` as one dict per row, in order."""
-        return self.invoices.to_dict("records")
+        return _row_dicts(self.invoices)
 
     @cached_property
     def customer_records(self) -> list[dict[str, Any]]:
         """``customers`` as one dict per row, in order."""
-        return self.customers.to_dict("records")
+        return _row_dicts(self.customers)
 
     @cached_property
     def invoice_rows_by_customer(self) -> dict[str, list[int]]:
@@ -109,6 +109,14 @@ class Scored:
         for row, customer_id in enumerate(self.invoices["customer_id"].tolist()):
             positions.setdefault(str(customer_id), []).append(row)
         return positions
+
+
+def _row_dicts(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """``frame.to_dict("records")`` (the same values: ``tolist`` boxes them alike) at under
+    half its cost on the few dozen rows of an answer."""
+    columns = list(frame.columns)
+    rows = zip(*(frame[column].tolist() for column in columns), strict=True)
+    return [dict(zip(columns, row, strict=True)) for row in rows]
 
 
 def ledger_data_start(ledger: Ledger) -> pd.Timestamp | None:

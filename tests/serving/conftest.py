@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -282,3 +282,23 @@ def _backdate(client: TestClient, customer_id: str, when: datetime) -> None:
             connection.execute(
                 sa.update(table).where(table.c.customer_id == customer_id).values(updated_at=when)
             )
+
+
+def settle(client: TestClient, customer_ids: list[str], seconds_ago: int = 10) -> None:
+    """SQLite only: date the customers' rows back, so their revisions are settled
+    (whole-second clock) yet still inside the change window (60 s)."""
+    if client.app.state.store.dialect_name != "sqlite":  # type: ignore[attr-defined]
+        return  # PostgreSQL: settled as soon as the writer committed
+    when = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=seconds_ago)
+    for customer_id in customer_ids:
+        _backdate(client, customer_id, when)
+
+
+def ask_risk(client: TestClient, key: str, customer_id: str) -> tuple[str, dict[str, Any]]:
+    """``GET /v1/customers/{id}/risk`` at ``AS_OF`` (asserted 200): the ``X-Payrisk-Cache``
+    header (hit or miss) and the answer."""
+    answer = client.get(
+        f"/v1/customers/{customer_id}/risk", params={"as_of": AS_OF}, headers=bearer(key)
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.headers["X-Payrisk-Cache"], answer.json()

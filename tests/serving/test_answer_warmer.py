@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,26 +19,7 @@ from payrisk.settings import Settings
 from serving.answer_cache import AnswerCache, answer_cache_for
 from serving.answer_warmer import AnswerWarmer, AskedKeys
 from serving.score_cache import ScoreCache
-from tests.serving.conftest import AS_OF, _backdate, bearer, records, run_on_own_loop
-
-
-def _settle(client: TestClient, customer_ids: list[str], seconds_ago: int) -> None:
-    """SQLite only: date the customers' rows back, so their revisions are settled
-    (whole-second clock) yet still inside the change window (60 s)."""
-    if client.app.state.store.dialect_name != "sqlite":  # type: ignore[attr-defined]
-        return  # PostgreSQL: settled as soon as the writer committed
-    when = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=seconds_ago)
-    for customer_id in customer_ids:
-        _backdate(client, customer_id, when)
-
-
-def _risk(client: TestClient, key: str, customer_id: str) -> dict[str, Any]:
-    answer = client.get(
-        f"/v1/customers/{customer_id}/risk", params={"as_of": AS_OF}, headers=bearer(key)
-    )
-    assert answer.status_code == 200, answer.text
-    result: dict[str, Any] = answer.json()
-    return result
+from tests.serving.conftest import AS_OF, ask_risk, bearer, records, run_on_own_loop, settle
 
 
 def test_a_changed_customer_is_scored_again_before_it_is_asked(
@@ -54,8 +35,8 @@ def test_a_changed_customer_is_scored_again_before_it_is_asked(
     warmer = AnswerWarmer(state.store, state.holder, answer_cache_for(state), settings, 1.0)
     state.answer_warmer = warmer  # the route notes its questions here
     asked, untouched = chosen[0], chosen[1]
-    _settle(worker, chosen, seconds_ago=10)
-    before = _risk(worker, keys["score"], asked)
+    settle(worker, chosen, seconds_ago=10)
+    before = ask_risk(worker, keys["score"], asked)[1]
     assert worker.portal.call(warmer.warm_once) == 0  # the first round only takes a watermark
 
     # through the other worker: the riskiest open invoice of `asked` is paid, and an
@@ -68,16 +49,16 @@ def test_a_changed_customer_is_scored_again_before_it_is_asked(
         body = {key: value for key, value in row.items() if key != "invoice_id"} | change
         put = other.put(f"/v1/invoices/{invoice_id}", json=body, headers=bearer(keys["ingest"]))
         assert put.status_code == 200, put.text
-    _settle(worker, chosen, seconds_ago=3)  # later than before: the revision moved
+    settle(worker, chosen, seconds_ago=3)  # later than before: the revision moved
 
     assert worker.portal.call(warmer.warm_once) == 1  # `asked` only
     cache = state.score_cache
     hits, misses = cache.hits, cache.misses
-    after = _risk(worker, keys["score"], asked)
+    after = ask_risk(worker, keys["score"], asked)[1]
     assert (cache.hits, cache.misses) == (hits + 1, misses)  # answered from the cache
     assert after["customer"]["open_invoices"] == before["customer"]["open_invoices"] - 1
     cold = client_for(settings.model_copy(update={"score_cache_entries": 0}))
-    assert after == _risk(cold, keys["score"], asked)  # what a cold computation says
+    assert after == ask_risk(cold, keys["score"], asked)[1]  # what a cold computation says
     assert worker.portal.call(warmer.warm_once) == 0  # nothing new: nothing scored again
 
 

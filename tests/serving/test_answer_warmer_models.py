@@ -19,23 +19,7 @@ from ledger.store import LedgerStore
 from payrisk.settings import Settings
 from serving.answer_cache import answer_cache_for
 from serving.answer_warmer import AnswerWarmer, AskedKeys
-from tests.serving.conftest import AS_OF, _backdate, bearer, stored_scores
-
-
-def _risk(client: TestClient, key: str, customer_id: str) -> tuple[str, dict[str, Any]]:
-    answer = client.get(
-        f"/v1/customers/{customer_id}/risk", params={"as_of": AS_OF}, headers=bearer(key)
-    )
-    assert answer.status_code == 200, answer.text
-    return answer.headers["X-Payrisk-Cache"], answer.json()
-
-
-def _settled(client: TestClient, customer_ids: list[str]) -> None:
-    """SQLite only: date the rows back so the revisions are settled (whole-second clock)."""
-    if client.app.state.store.dialect_name == "sqlite":  # type: ignore[attr-defined]
-        when = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=10)
-        for customer_id in customer_ids:
-            _backdate(client, customer_id, when)
+from tests.serving.conftest import AS_OF, ask_risk, bearer, settle, stored_scores
 
 
 def _hand_driven_warmer(client: TestClient) -> AnswerWarmer:
@@ -55,16 +39,16 @@ def test_at_start_the_newest_refresh_is_scored_ahead(
         "/v1/scores:refresh", json={"as_of": AS_OF}, headers=bearer(keys["admin"])
     )
     assert refreshed.status_code == 200, refreshed.text
-    _settled(worker, chosen)
+    settle(worker, chosen)
     warmer = _hand_driven_warmer(worker)
 
     assert worker.portal.call(warmer.warm_once) == len(chosen)  # nobody asked yet
-    answers = [_risk(worker, keys["score"], customer_id) for customer_id in chosen]
+    answers = [ask_risk(worker, keys["score"], customer_id) for customer_id in chosen]
     assert [cache for cache, _ in answers] == ["hit"] * len(chosen)
     settings: Settings = worker.app.state.settings  # type: ignore[attr-defined]
     cold = client_for(settings.model_copy(update={"score_cache_entries": 0}))
     assert [body for _, body in answers] == [
-        _risk(cold, keys["score"], customer_id)[1] for customer_id in chosen
+        ask_risk(cold, keys["score"], customer_id)[1] for customer_id in chosen
     ]
     assert worker.portal.call(warmer.warm_once) == 0  # nothing changed since
 
@@ -74,20 +58,20 @@ def test_after_a_model_swap_recent_questions_are_asked_of_the_new_model(
 ) -> None:
     worker, keys = scoring
     state = worker.app.state  # type: ignore[attr-defined]
-    _settled(worker, chosen)
+    settle(worker, chosen)
     warmer = _hand_driven_warmer(worker)
     assert worker.portal.call(warmer.warm_once) == 0  # no refresh: nothing to ask ahead
     asked, never = chosen[0], chosen[1]
-    assert _risk(worker, keys["score"], asked)[0] == "miss"
+    assert ask_risk(worker, keys["score"], asked)[0] == "miss"
 
     old = state.holder.current()
     new = dataclasses.replace(old, version="2", loaded_at=old.loaded_at + timedelta(seconds=1))
     monkeypatch.setattr(state.holder, "current", lambda: new)  # swapped to another version
     assert worker.portal.call(warmer.warm_once) == 1  # `asked` only, not `never`
 
-    cache, body = _risk(worker, keys["score"], asked)
+    cache, body = ask_risk(worker, keys["score"], asked)
     assert (cache, body["model"]["version"]) == ("hit", "2")
-    assert _risk(worker, keys["score"], never)[0] == "miss"
+    assert ask_risk(worker, keys["score"], never)[0] == "miss"
 
 
 def test_carrying_questions_over_renames_them_and_keeps_their_time() -> None:
