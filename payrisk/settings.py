@@ -176,7 +176,7 @@ class Settings(BaseSettings):
         300.0, gt=0, description="seconds a cached stored-mode answer may be served"
     )
     score_warm_seconds: float = Field(
-        0.5,
+        0.1,
         ge=0,
         description="seconds between rounds that re-score changed customers asked about "
         "lately, before they are asked again (serving.answer_warmer); 0 = off",
