@@ -26,10 +26,10 @@ from serving.errors import ApiError
 from serving.ledger_reads import read_customers
 from serving.model_holder import ModelSnapshot
 from serving.schemas.scores import CustomerRisk, CustomerRiskResponse, Lang, ModelRef
+from serving.scored import Scored
 from serving.scoring import (
     AsOfOutOfRange,
     ModelIncompatible,
-    Scored,
     check_as_of,
     data_start_by_customer,
     score_ledger,

@@ -30,10 +30,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import cached_property
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,8 +48,8 @@ from models.reasons import Lang
 from models.rollup import RiskTiers
 from serving.rollup_rows import ROLLUP_COLUMNS as ROLLUP_COLUMNS  # importable from here
 from serving.rollup_rows import rollup_customers
+from serving.scored import ReasonMethod, Scored
 
-ReasonMethod = Literal["shap", "path"]
 REASONS_PER_ROW = 3
 # No ledger date is earlier (``serving.schemas.ledger.MIN_DATE``); pandas dates need > 1677.
 EARLIEST_AS_OF = date(1900, 1, 1)
@@ -63,60 +61,6 @@ class AsOfOutOfRange(PayriskError):
 
 class ModelIncompatible(PayriskError):
     """The served model wants features or outputs this payrisk does not produce."""
-
-
-@dataclass(frozen=True)
-class Scored:
-    """The result of one scoring call.
-
-    ``invoices``: one row per open invoice, riskiest first (invoice_id, customer_id,
-    currency, open_amount, due_date, the model's ``p_<bucket>``, p_late, p_over_30,
-    expected_days_late, predicted_payment_date). ``reasons[lang][i]``: the reasons of
-    ``invoices`` row i. ``customers``: ``ROLLUP_COLUMNS``, one row per customer asked
-    for (zeros and tier ``low`` for a customer with nothing open), with ``reasons_row``,
-    the position of its riskiest invoice in ``invoices`` (-1 when none).
-    """
-
-    as_of: pd.Timestamp
-    invoices: pd.DataFrame
-    customers: pd.DataFrame
-    reasons: dict[str, list[list[Reason]]]
-    bucket_labels: tuple[str, ...]
-    reasons_method: ReasonMethod
-    timings_seconds: dict[str, float] = field(default_factory=dict)
-
-    def customer_reasons(self, position: int, lang: str) -> list[Reason]:
-        """The reasons of row ``position`` of ``customers``."""
-        row = int(self.customers["reasons_row"].iloc[position])
-        return [] if row < 0 else self.reasons[lang][row]
-
-    # Answers read rows one at a time: plain dicts, made once, cost a fraction of a
-    # pandas row lookup each (``iloc`` builds a Series per row).
-    @cached_property
-    def invoice_records(self) -> list[dict[str, Any]]:
-        """``invoices`` as one dict per row, in order."""
-        return _row_dicts(self.invoices)
-
-    @cached_property
-    def customer_records(self) -> list[dict[str, Any]]:
-        """``customers`` as one dict per row, in order."""
-        return _row_dicts(self.customers)
-
-    @cached_property
-    def invoice_rows_by_customer(self) -> dict[str, list[int]]:
-        """Per customer id, the positions of its rows in ``invoices`` (riskiest first)."""
-        positions: dict[str, list[int]] = {}
-        for row, customer_id in enumerate(self.invoices["customer_id"].tolist()):
-            positions.setdefault(str(customer_id), []).append(row)
-        return positions
-
-
-def _row_dicts(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """``frame.to_dict("records")`` (the same values: ``tolist`` boxes them alike) at under
-    half its cost on the few dozen rows of an answer."""
-    columns = list(frame.columns)
-    rows = zip(*(frame[column].tolist() for column in columns), strict=True)
-    return [dict(zip(columns, row, strict=True)) for row in rows]
 
 
 def ledger_data_start(ledger: Ledger) -> pd.Timestamp | None:

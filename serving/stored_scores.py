@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from models.explain import Reason
-from serving.scoring import Scored
+from serving.scored import Scored
 
 
 def plain_value(value: object) -> float | str | None:

@@ -17,7 +17,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.explain import Reason
-from serving.scoring import Scored
+from serving.scored import Scored
 from serving.stored_scores import plain_value
 
 Lang = Literal["en", "he"]
