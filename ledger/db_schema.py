@@ -14,6 +14,7 @@ migrated database matches this metadata exactly.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -217,6 +218,27 @@ def upsert_statement(table: Table, dialect_name: str) -> sa.Insert:
         },
         where=changed,
     )
+
+
+@cache
+def cached_upsert_statement(table_name: str, dialect_name: str) -> sa.Insert:
+    """``upsert_statement``, built once per table and dialect: building it costs more than
+    running a one-row upsert."""
+    return upsert_statement(TABLES[table_name], dialect_name)
+
+
+@cache
+def key_lookup(table_name: str) -> sa.Select[Any]:
+    """``select key from table where key = :key``, built once per table."""
+    key_column = SQL_TABLES[table_name].c[TABLES[table_name].key]
+    return sa.select(key_column).where(key_column == sa.bindparam("key"))
+
+
+def sql_scalar(column: Column, value: Any) -> Any:
+    """One canonical Python value as ``sql_values`` sends it: amounts rounded alike."""
+    if value is None or column.kind != "amount":
+        return value
+    return float(np.round(value, AMOUNT_SCALE))
 
 
 def load_select(table: Table, dialect_name: str) -> sa.Select[Any]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import cache
 from types import TracebackType
 from typing import Any
 
@@ -26,12 +25,13 @@ import sqlalchemy as sa
 from ledger import migrations
 from ledger.contract import TABLES, Table
 from ledger.db_schema import (
-    AMOUNT_SCALE,
     SQL_TABLES,
+    cached_upsert_statement,
     frame_from_rows,
+    key_lookup,
     load_select,
     parameter_chunks,
-    upsert_statement,
+    sql_scalar,
 )
 from ledger.frames import Ledger, conform
 from ledger.store_engine import (
@@ -71,26 +71,6 @@ def _check_keys(table: Table, frame: pd.DataFrame) -> None:
             f"{table.name}: {len(duplicated)} duplicate {table.key} values, e.g. "
             f"{list(duplicated[:5])}; nothing was written"
         )
-
-
-@cache
-def _upsert_statement(table_name: str, dialect_name: str) -> sa.Insert:
-    # Built once: constructing the statement costs more than running a one-row upsert.
-    return upsert_statement(TABLES[table_name], dialect_name)
-
-
-@cache
-def _key_lookup(table_name: str) -> sa.Select[Any]:
-    """``select key from table where key = :key``, built once per table."""
-    key_column = SQL_TABLES[table_name].c[TABLES[table_name].key]
-    return sa.select(key_column).where(key_column == sa.bindparam("key"))
-
-
-def _sql_scalar(table: Table, name: str, value: Any) -> Any:
-    """One canonical Python value as ``parameter_chunks`` sends it: amounts rounded alike."""
-    if value is None or table.column(name).kind != "amount":
-        return value
-    return float(np.round(value, AMOUNT_SCALE))
 
 
 class LedgerStore:
@@ -240,11 +220,13 @@ class LedgerStore:
         table = TABLES[table_name]
         if row.get(table.key) is None:
             raise StoreError(f"{table_name}: empty {table.key} in rows [0]; nothing was written")
-        parameters = {name: _sql_scalar(table, name, row.get(name)) for name in table.column_names}
+        parameters = {
+            name: sql_scalar(table.column(name), row.get(name)) for name in table.column_names
+        }
         with self._transaction(writes=True) as connection:
             self._check_schema(connection)
             for target, key in references:
-                if connection.execute(_key_lookup(target), {"key": key}).first() is None:
+                if connection.execute(key_lookup(target), {"key": key}).first() is None:
                     return False
             self._write(connection, table_name, parameters)
         return True
@@ -257,7 +239,7 @@ class LedgerStore:
     ) -> None:
         """Upsert parameter rows of one table; a ``StoreError`` if the database refuses them."""
         try:
-            connection.execute(_upsert_statement(table_name, self.dialect_name), rows)
+            connection.execute(cached_upsert_statement(table_name, self.dialect_name), rows)
         except (sa.exc.IntegrityError, sa.exc.DataError) as error:
             raise StoreError(
                 f"{table_name}: the database refused the rows ({str(error.orig).strip()}); "
