@@ -36,7 +36,7 @@ class Scored:
 
     def customer_reasons(self, position: int, lang: str) -> list[Reason]:
         """The reasons of row ``position`` of ``customers``."""
-        row = int(self.customers["reasons_row"].iloc[position])
+        row = int(self.customer_records[position]["reasons_row"])
         return [] if row < 0 else self.reasons[lang][row]
 
     # Answers read rows one at a time: plain dicts, made once, cost a fraction of a

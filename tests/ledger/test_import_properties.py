@@ -15,20 +15,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.contract import INVOICES, PAYMENTS
 from ledger.errors import PayriskError
 from ledger.importer import LedgerSources, LoadedLedger, read_ledger
+from tests.bounded import bounded
 
-BOUNDED = settings(
-    max_examples=40,
-    deadline=None,
-    database=None,
-    derandomize=True,
-    suppress_health_check=list(HealthCheck),
-)
+BOUNDED = bounded(40)
 
 # Values a messy export holds: plausible ones, near misses and junk.
 CELLS = st.one_of(

@@ -31,6 +31,8 @@ from ledger.db_schema import SQL_TABLES
 from ledger.frames import Ledger
 from models.registry import open_registry, register
 from payrisk.settings import Settings
+from serving.answer_cache import answer_cache_for
+from serving.answer_warmer import AnswerWarmer
 from serving.app import create_app
 from serving.auth import SCOPES, create_key
 from serving.scoring import open_invoice_rows
@@ -302,3 +304,13 @@ def ask_risk(client: TestClient, key: str, customer_id: str) -> tuple[str, dict[
     )
     assert answer.status_code == 200, answer.text
     return answer.headers["X-Payrisk-Cache"], answer.json()
+
+
+def hand_driven_warmer(client: TestClient) -> AnswerWarmer:
+    """An answer warmer of ``client``'s app whose rounds the test runs one at a time
+    (``service_settings`` turns the background rounds off); the route notes its questions
+    in it."""
+    state = client.app.state  # type: ignore[attr-defined]
+    warmer = AnswerWarmer(state.store, state.holder, answer_cache_for(state), state.settings, 1.0)
+    state.answer_warmer = warmer
+    return warmer

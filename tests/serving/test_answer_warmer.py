@@ -16,10 +16,18 @@ from fastapi.testclient import TestClient
 
 from ledger.store import LedgerStore
 from payrisk.settings import Settings
-from serving.answer_cache import AnswerCache, answer_cache_for
+from serving.answer_cache import AnswerCache
 from serving.answer_warmer import AnswerWarmer, AskedKeys
 from serving.score_cache import ScoreCache
-from tests.serving.conftest import AS_OF, ask_risk, bearer, records, run_on_own_loop, settle
+from tests.serving.conftest import (
+    AS_OF,
+    ask_risk,
+    bearer,
+    hand_driven_warmer,
+    records,
+    run_on_own_loop,
+    settle,
+)
 
 
 def test_a_changed_customer_is_scored_again_before_it_is_asked(
@@ -31,9 +39,7 @@ def test_a_changed_customer_is_scored_again_before_it_is_asked(
     state = worker.app.state  # type: ignore[attr-defined]
     settings: Settings = state.settings
     other = client_for(settings)  # a second worker on the same database
-    # driven by hand (the settings turn the background rounds off), one round at a time
-    warmer = AnswerWarmer(state.store, state.holder, answer_cache_for(state), settings, 1.0)
-    state.answer_warmer = warmer  # the route notes its questions here
+    warmer = hand_driven_warmer(worker)
     asked, untouched = chosen[0], chosen[1]
     settle(worker, chosen, seconds_ago=10)
     before = ask_risk(worker, keys["score"], asked)[1]

@@ -17,16 +17,15 @@ from fastapi.testclient import TestClient
 from ledger.scores_store import latest_refresh_customers, write_scores
 from ledger.store import LedgerStore
 from payrisk.settings import Settings
-from serving.answer_cache import answer_cache_for
-from serving.answer_warmer import AnswerWarmer, AskedKeys
-from tests.serving.conftest import AS_OF, ask_risk, bearer, settle, stored_scores
-
-
-def _hand_driven_warmer(client: TestClient) -> AnswerWarmer:
-    state = client.app.state  # type: ignore[attr-defined]
-    warmer = AnswerWarmer(state.store, state.holder, answer_cache_for(state), state.settings, 1.0)
-    state.answer_warmer = warmer  # the route notes its questions here
-    return warmer
+from serving.answer_warmer import AskedKeys
+from tests.serving.conftest import (
+    AS_OF,
+    ask_risk,
+    bearer,
+    hand_driven_warmer,
+    settle,
+    stored_scores,
+)
 
 
 def test_at_start_the_newest_refresh_is_scored_ahead(
@@ -40,7 +39,7 @@ def test_at_start_the_newest_refresh_is_scored_ahead(
     )
     assert refreshed.status_code == 200, refreshed.text
     settle(worker, chosen)
-    warmer = _hand_driven_warmer(worker)
+    warmer = hand_driven_warmer(worker)
 
     assert worker.portal.call(warmer.warm_once) == len(chosen)  # nobody asked yet
     answers = [ask_risk(worker, keys["score"], customer_id) for customer_id in chosen]
@@ -59,7 +58,7 @@ def test_after_a_model_swap_recent_questions_are_asked_of_the_new_model(
     worker, keys = scoring
     state = worker.app.state  # type: ignore[attr-defined]
     settle(worker, chosen)
-    warmer = _hand_driven_warmer(worker)
+    warmer = hand_driven_warmer(worker)
     assert worker.portal.call(warmer.warm_once) == 0  # no refresh: nothing to ask ahead
     asked, never = chosen[0], chosen[1]
     assert ask_risk(worker, keys["score"], asked)[0] == "miss"

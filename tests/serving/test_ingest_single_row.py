@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.contract import TABLES
@@ -25,6 +25,7 @@ from ledger.frames import Ledger
 from ledger.store import LedgerStore
 from serving.ingest import IngestRejected, ingest, ingest_clean_row, ingest_frames
 from serving.schemas.ledger import RECORD_MODELS
+from tests.bounded import bounded
 
 SEED = Ledger.from_frames(
     customers=pd.DataFrame({"customer_id": ["C1", "C2"], "name": ["Galil", "Negev"]}),
@@ -171,13 +172,6 @@ def test_an_unchanged_row_sent_again_keeps_its_updated_at(
     assert _updated_at(short, "I1") == stored_at
 
 
-BOUNDED = settings(
-    max_examples=60,
-    deadline=None,
-    database=None,
-    derandomize=True,
-    suppress_health_check=list(HealthCheck),
-)
 # Near the rules' edges: codes in the wrong case or length, amounts around 0 and cents.
 CODES = st.sampled_from([None, "ILS", "USD", "ils", "IL", "ILSX", "ILS\n", " ILS", "", "ÏLS"])
 AMOUNTS = st.sampled_from([-1.0, -0.0, 0.0, 0.001, 0.005, 0.015, 1.005, 2.675, 1e15, 99.99])
@@ -191,7 +185,7 @@ DAYS = st.sampled_from(["2026-02-27", "2026-02-28", "2026-03-01", "2026-03-02"])
     paid=st.none() | DAYS,
     customer=st.sampled_from(["C1", "C2", "C9"]),
 )
-@BOUNDED
+@bounded(60)
 def test_random_invoices_get_the_same_answer_both_ways(
     sqlite_twins: tuple[LedgerStore, LedgerStore],
     currency: str | None,

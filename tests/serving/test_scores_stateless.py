@@ -103,21 +103,30 @@ def test_stateless_refuses_broken_history_and_stores_nothing(
     }
 
 
-def test_limits_give_413(
-    scoring: tuple[TestClient, dict[str, str]],
+StartWith = Callable[..., tuple[TestClient, str]]
+
+
+@pytest.fixture
+def champion_with(
     registry: Any,
-    chosen: list[str],
     service_settings: Callable[..., Settings],
     client_for: Callable[[Settings], TestClient],
     keys_for: Callable[[TestClient], dict[str, str]],
-) -> None:
-    client = client_for(
-        service_settings(
-            mlflow_tracking_uri=registry.tracking_uri, max_score_customers=2, max_batch_rows=3
-        )
-    )
-    keys = keys_for(client)
-    headers = bearer(keys["score"])
+) -> StartWith:
+    """Start an app serving the session champion with some settings changed: (client, a
+    key of scope ``score``)."""
+
+    def start(**overrides: object) -> tuple[TestClient, str]:
+        settings = service_settings(mlflow_tracking_uri=registry.tracking_uri, **overrides)
+        client = client_for(settings)
+        return client, keys_for(client)["score"]
+
+    return start
+
+
+def test_limits_give_413(registry: Any, chosen: list[str], champion_with: StartWith) -> None:
+    client, key = champion_with(max_score_customers=2, max_batch_rows=3)
+    headers = bearer(key)
     many = client.post("/v1/scores", json={"customer_ids": ["a", "b", "c"]}, headers=headers)
     history = client.post(
         "/v1/scores:stateless", json=history_body(registry.ledger, chosen[0]), headers=headers
@@ -127,20 +136,11 @@ def test_limits_give_413(
 
 
 def test_exact_shap_reasons_when_the_settings_ask_for_them(
-    registry: Any,
-    chosen: list[str],
-    service_settings: Callable[..., Settings],
-    client_for: Callable[[Settings], TestClient],
-    keys_for: Callable[[TestClient], dict[str, str]],
+    registry: Any, chosen: list[str], champion_with: StartWith
 ) -> None:
-    settings = service_settings(
-        mlflow_tracking_uri=registry.tracking_uri, score_reasons_method="shap"
-    )
-    client = client_for(settings)
+    client, key = champion_with(score_reasons_method="shap")
     body = history_body(registry.ledger, chosen[0], as_of=AS_OF)
-    answer = client.post(
-        "/v1/scores:stateless", json=body, headers=bearer(keys_for(client)["score"])
-    )
+    answer = client.post("/v1/scores:stateless", json=body, headers=bearer(key))
     assert answer.status_code == 200, answer.text
     assert answer.json()["reasons_method"] == "shap"
     whole = score_ledger(

@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from payrisk.settings import Settings
+from tests.bounded import bounded
 
 DAYS = st.integers(min_value=-800, max_value=200).map(
     lambda offset: (date(2026, 11, 30) + timedelta(days=offset)).isoformat()
@@ -127,13 +128,7 @@ def test_random_histories_are_scored_or_refused_with_reasons(scoring_client: Tes
     outcomes: list[int] = []
 
     @given(history=histories())
-    @settings(
-        max_examples=40,
-        deadline=None,
-        database=None,
-        derandomize=True,
-        suppress_health_check=list(HealthCheck),
-    )
+    @bounded(40)
     def score(history: dict[str, Any]) -> None:
         response = scoring_client.post("/v1/scores:stateless", json=history)
         outcomes.append(response.status_code)
