@@ -20,9 +20,9 @@ ingest upserts (``PUT /v1/invoices/{id}`` re-sending a stored invoice with a new
 in once per worker). A warm-up of ``--warmup`` seconds is not counted; then
 ``--seconds`` of load. Reported: requests/s, p50/p99 per route (scoring also split by its
 ``X-Payrisk-Cache`` header: answers from the cache and computed ones), answers by status, the
-server's resident memory (both workers and the supervisor, from /proc) at the start and
-end of the timed run, and the client's own CPU use (near 100% would mean the client, not
-the server, is the bottleneck). Loopback only; bounded in time.
+server's resident memory (the supervisor, both workers and their bulk children, from
+/proc) at the start and end of the timed run, and the client's own CPU use (near 100%
+would mean the client, not the server, is the bottleneck). Loopback only; bounded in time.
 """
 
 from __future__ import annotations
@@ -133,7 +133,8 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> bool:
     start, end = sum(result["memory_start"].values()), sum(result["memory_end"].values())
     growth = (end - start) / start if start else 0.0
     print(
-        f"\nserver RSS (supervisor + workers): start {start:.0f} MB, end {end:.0f} MB "
+        f"\nserver RSS (supervisor, workers, bulk children): start {start:.0f} MB, "
+        f"end {end:.0f} MB "
         f"({growth:+.1%}), peak {max(result['samples_mb']):.0f} MB; per process at end: "
         + ", ".join(f"{mb:.0f}" for mb in result["memory_end"].values())
     )

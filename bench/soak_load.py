@@ -29,14 +29,22 @@ MIX = {
 
 
 def process_tree_rss_mb(pid: int) -> dict[int, float]:
-    """Resident memory (MB) of ``pid`` and all its descendants, from /proc (Linux)."""
+    """Resident memory (MB) of ``pid`` and all its descendants, from /proc (Linux).
+
+    A process's children are listed per thread that started them (a worker's bulk
+    children come from one of its threads, ``serving.bulk_runner``): every thread is read.
+    """
     found: dict[int, float] = {}
     pending = [pid]
     while pending:
         current = pending.pop()
         try:
             status = Path(f"/proc/{current}/status").read_text()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            children = [
+                child
+                for task in Path(f"/proc/{current}/task").iterdir()
+                for child in (task / "children").read_text().split()
+            ]
         except OSError:
             continue  # ended meanwhile
         match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)

@@ -125,6 +125,15 @@ class Settings(BaseSettings):
         description="worklist, KPI and page requests computing at once per worker; more wait "
         "(scoring never does: serving.lanes)",
     )
+    bulk_runner: Literal["process", "thread"] = Field(
+        "process",
+        description="where the worklist, KPI and page requests compute: in children of each "
+        "worker at a lower OS priority ('process'), or in the worker's threads ('thread'; "
+        "scoring then shares the worker's interpreter lock with them: serving.bulk_runner)",
+    )
+    bulk_process_nice: int = Field(
+        10, ge=0, le=19, description="how much lower the bulk children's OS priority is (nice)"
+    )
     thread_switch_seconds: float = Field(
         0.001,
         gt=0,

@@ -25,6 +25,7 @@ from payrisk.settings import Settings
 from serving.answer_cache import answer_cache_for
 from serving.answer_warmer import AnswerWarmer
 from serving.auth import KeyAuthenticator
+from serving.bulk_runner import BulkRunner
 from serving.errors import install_error_handlers
 from serving.lanes import Lane
 from serving.logs import configure_logging
@@ -56,6 +57,7 @@ def _start(app: FastAPI) -> None:
             # Not fatal: /readyz reports it and requests get 503 until the database is back.
             logger.warning("database not ready", extra={"fields": {"error": str(error)}})
     outcome = app.state.holder.start()
+    app.state.bulk.start()
     logger.info(
         "service started",
         extra={
@@ -71,6 +73,7 @@ def _start(app: FastAPI) -> None:
 
 def _stop(app: FastAPI) -> None:
     app.state.holder.stop()
+    app.state.bulk.close()
     app.state.store.dispose()
 
 
@@ -117,16 +120,21 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(_stop, app)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The payrisk API for ``settings`` (default: from the environment, ``PAYRISK_*``)."""
-    settings = settings if settings is not None else Settings()
-    configure_logging(settings.log_level)
+def service_store(settings: Settings) -> LedgerStore:
+    """The ledger store the service uses, with its connection limits (connects lazily)."""
     limits = ConnectionLimits(
         connect_timeout_seconds=settings.db_connect_timeout_seconds,
         statement_timeout_seconds=settings.db_statement_timeout_seconds,
         pool_timeout_seconds=settings.db_pool_timeout_seconds,
     )
-    store = LedgerStore.from_url(settings.resolved_database_url, limits)
+    return LedgerStore.from_url(settings.resolved_database_url, limits)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The payrisk API for ``settings`` (default: from the environment, ``PAYRISK_*``)."""
+    settings = settings if settings is not None else Settings()
+    configure_logging(settings.log_level)
+    store = service_store(settings)
     holder = ModelHolder(
         tracking_uri=settings.resolved_tracking_uri,
         model_name=settings.registered_model_name,
@@ -146,6 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.holder = holder
     app.state.metrics = metrics
+    app.state.bulk = BulkRunner(app.state)
     app.state.authenticator = KeyAuthenticator(store, settings.api_key_cache_seconds)
     lanes = {
         "bulk": Lane("bulk", settings.bulk_lane_size),

@@ -17,6 +17,10 @@ The heavy routes then keep the CPU they had -- a route computing alone in its pr
 finishes no later than when sharing it -- while a scoring request competes with at most
 ``size`` heavy threads for the lock. Each worker process has its own lanes (one per
 event loop: tests may call one app from several loops).
+
+The bulk lane's work itself computes in a child process of the worker by default
+(``serving.bulk_runner``), so its thread only waits there; the lane still bounds how
+many bulk requests the children get at once (one child per slot).
 """
 
 from __future__ import annotations

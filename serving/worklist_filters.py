@@ -27,6 +27,10 @@ class UnknownFilterValue(PayriskError):
             f"unknown {field_name} {value!r}; allowed: {', '.join(self.allowed) or '(none)'}"
         )
 
+    def __reduce__(self) -> tuple[type, tuple[str, str, list[str]]]:
+        # rebuilt from its own arguments when it crosses processes (serving.bulk_runner)
+        return type(self), (self.field_name, self.value, self.allowed)
+
 
 def filter_worklist(
     worklist: pd.DataFrame, filters: Mapping[str, str | None], known: Mapping[str, Sequence[str]]

@@ -3,7 +3,7 @@
 ``scores_as_of`` reads the newest refresh whose ``as_of`` is on or before a date;
 ``build_worklist`` ranks it with every customer's facts (``serving.worklist_facts``,
 which recomputes only the customers changed since it last looked, instead of the whole
-ledger after every write); ``csv_response`` is the CSV export both the API and the
+ledger after every write); ``csv_text`` is the CSV export both the API and the
 worklist page offer. A worker keeps the last few score reads (until a newer refresh) and
 rankings (until the facts, the refresh, the settings or the policy table change); a
 request that finds them only filters and pages.
@@ -182,13 +182,18 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{key: plain(value) for key, value in row.items()} for row in frame.to_dict("records")]
 
 
-def csv_response(frame: pd.DataFrame, as_of: date) -> Response:
-    """The worklist rows as a CSV download (reasons joined by `` | ``)."""
+def csv_text(frame: pd.DataFrame) -> str:
+    """The worklist rows as CSV (reasons joined by `` | ``)."""
     buffer = io.StringIO()
     export = frame.assign(reasons=frame["reasons"].map(lambda texts: " | ".join(texts or [])))
     writer = csv.writer(buffer)
     writer.writerow(export.columns)
     for row in records(export):
         writer.writerow(["" if value is None else value for value in row.values()])
+    return buffer.getvalue()
+
+
+def csv_download(text: str, as_of: date) -> Response:
+    """CSV text (``csv_text``) as the worklist's download."""
     headers = {"Content-Disposition": f'attachment; filename="worklist-{as_of}.csv"'}
-    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(text, media_type="text/csv; charset=utf-8", headers=headers)

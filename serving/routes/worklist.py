@@ -18,10 +18,12 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import AfterValidator
 
+from ledger.store import LedgerStore
 from payrisk.settings import Settings
 from serving.actions import Action, ActionRejected, UnknownCustomer, log_action
 from serving.auth import Caller
-from serving.deps import SettingsDep, StoreDep, WorklistCaller, get_caller
+from serving.bulk_runner import BulkRunner
+from serving.deps import StoreDep, WorklistCaller, get_caller
 from serving.errors import ApiError
 from serving.ingest import IngestRejected
 from serving.kpi_reads import KpiQuestion, kpi_tables
@@ -30,8 +32,7 @@ from serving.lanes import BulkLaneDep
 from serving.schemas.ledger import MAX_DATE, MAX_ID_LENGTH, MIN_DATE, storable_text
 from serving.schemas.worklist import ActionIn, ActionOut, KpiReport, WorklistItem, WorklistPage
 from serving.worklist_filters import UnknownFilterValue, filter_worklist, known_filter_values
-from serving.worklist_reads import build_worklist, today_utc
-from serving.worklist_reads import csv_response as _csv_response
+from serving.worklist_reads import build_worklist, csv_download, csv_text, today_utc
 from serving.worklist_reads import records as _records
 
 router = APIRouter(
@@ -105,8 +106,6 @@ def _page(
 )
 def get_worklist(
     request: Request,
-    settings: SettingsDep,
-    store: StoreDep,
     _caller: WorklistCaller,
     _lane: BulkLaneDep,
     collector: str | None = None,
@@ -121,7 +120,6 @@ def get_worklist(
 ) -> Any:
     """Customers ranked by expected amount at risk, with tier, reasons and next action."""
     as_of = as_of or today_utc()
-    worklist, customers, facts = build_worklist(store, settings, as_of)
     filters = {
         "collector": collector,
         "tier": tier,
@@ -129,22 +127,37 @@ def get_worklist(
         "currency": currency,
         "country": country,
     }
-    try:
-        chosen = filter_worklist(worklist, filters, known_filter_values(customers, worklist))
-    except UnknownFilterValue as error:
-        raise _unknown_filter(error) from error
     wants_csv = format == "csv" or (
         format is None and "text/csv" in request.headers.get("accept", "")
     )
-    if wants_csv:
-        return _csv_response(chosen, as_of)
+    bulk: BulkRunner = request.app.state.bulk
+    try:
+        answer = bulk.run(_worklist_answer, as_of, filters, page, page_size, wants_csv)
+    except UnknownFilterValue as error:
+        raise _unknown_filter(error) from error
+    return csv_download(answer, as_of) if isinstance(answer, str) else answer
+
+
+def _worklist_answer(
+    store: LedgerStore,
+    settings: Settings,
+    as_of: date,
+    filters: dict[str, str | None],
+    page: int,
+    page_size: int,
+    as_csv: bool,
+) -> WorklistPage | str:
+    """The worklist's page, or all its rows as CSV text (bulk work: ``serving.bulk_runner``)."""
+    worklist, customers, facts = build_worklist(store, settings, as_of)
+    chosen = filter_worklist(worklist, filters, known_filter_values(customers, worklist))
+    if as_csv:
+        return csv_text(chosen)
     return _page(chosen, facts, settings, as_of, page, page_size)
 
 
 @router.get("/kpis", response_model=KpiReport)
 def get_kpis(
-    settings: SettingsDep,
-    store: StoreDep,
+    request: Request,
     _caller: WorklistCaller,
     _lane: BulkLaneDep,
     as_of: AsOf = None,
@@ -155,7 +168,19 @@ def get_kpis(
     ),
 ) -> KpiReport:
     """DSO (count-back and simple), CEI, ADD, aging and share current, with their trend."""
-    as_of = as_of or today_utc()
+    bulk: BulkRunner = request.app.state.bulk
+    return bulk.run(_kpi_report, as_of or today_utc(), group_by, months, per_currency)
+
+
+def _kpi_report(
+    store: LedgerStore,
+    settings: Settings,
+    as_of: date,
+    group_by: Literal["collector", "segment"] | None,
+    months: int,
+    per_currency: bool | None,
+) -> KpiReport:
+    """The KPI report (bulk work: ``serving.bulk_runner``)."""
     separate = per_currency if per_currency is not None else not settings.fx_rates
     tables = kpi_tables(store, settings, KpiQuestion(as_of, group_by, months, separate))
     return KpiReport(

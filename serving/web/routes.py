@@ -43,12 +43,12 @@ from serving.web.session import (
 from serving.web.worklist_view import (
     SORTABLE,
     WorklistQuery,
-    split_filters,
     unusable_params,
+    worklist_csv_text,
     worklist_view,
 )
-from serving.worklist_filters import FILTER_FIELDS, filter_worklist, known_filter_values
-from serving.worklist_reads import build_worklist, csv_response, today_utc
+from serving.worklist_filters import FILTER_FIELDS
+from serving.worklist_reads import csv_download, today_utc
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 STATIC_DIR = Path(__file__).parent / "static"
@@ -143,9 +143,7 @@ def worklist_page(request: Request) -> Response:
         return to_signin(request)
     query = WorklistQuery.from_params(request.query_params)
     language = texts_for(request).language
-    view = worklist_view(
-        request.app.state.store, request.app.state.settings, query, today_utc(), language
-    )
+    view = request.app.state.bulk.run(worklist_view, query, today_utc(), language)
     context = {"query": query, "sortable": SORTABLE, "filter_fields": FILTER_FIELDS, **view}
     context["unusable"] = unusable_params(request.query_params)
     context["reporting_currency"] = request.app.state.settings.reporting_currency
@@ -159,13 +157,8 @@ def worklist_csv(request: Request) -> Response:
     if read_session(request) is None:
         return to_signin(request)
     as_of = today_utc()
-    worklist, ledger, _facts = build_worklist(
-        request.app.state.store, request.app.state.settings, as_of
-    )
     query = WorklistQuery.from_params(request.query_params)
-    known = known_filter_values(ledger, worklist)
-    kept, _ignored = split_filters(query.filters, known)
-    return csv_response(filter_worklist(worklist, kept, known) if kept else worklist, as_of)
+    return csv_download(request.app.state.bulk.run(worklist_csv_text, query, as_of), as_of)
 
 
 def _customer_page(
@@ -178,7 +171,7 @@ def _customer_page(
 ) -> Response:
     language = texts_for(request).language
     settings = request.app.state.settings
-    view = customer_view(request.app.state.store, settings, customer_id, today_utc(), language)
+    view = request.app.state.bulk.run(customer_view, customer_id, today_utc(), language)
     if view is None:
         context: dict[str, Any] = {
             "title": "Customer not found",
@@ -258,7 +251,7 @@ def kpis_page(request: Request) -> Response:
     session = read_session(request)
     if session is None:
         return to_signin(request)
-    view = kpi_view(request.app.state.store, request.app.state.settings, today_utc())
+    view = request.app.state.bulk.run(kpi_view, today_utc())
     texts = texts_for(request)
     view["blocks"] = [block | kpi_charts(block, texts) for block in view["blocks"]]
     return render(request, "kpis.html", {**view, "today": today_utc()}, session)

@@ -16,7 +16,7 @@ import pandas as pd
 from ledger.store import LedgerStore
 from payrisk.settings import Settings
 from serving.worklist_filters import FILTER_FIELDS, filter_worklist, known_filter_values
-from serving.worklist_reads import build_worklist, records
+from serving.worklist_reads import build_worklist, csv_text, records
 
 SORTABLE = (
     "rank",
@@ -135,3 +135,13 @@ def worklist_view(
         "facts": facts,
         "ledger_empty": customers.empty,
     }
+
+
+def worklist_csv_text(
+    store: LedgerStore, settings: Settings, query: WorklistQuery, as_of: date
+) -> str:
+    """The page's CSV export: every row its filters keep (unknown filter values ignored)."""
+    worklist, customers, _facts = build_worklist(store, settings, as_of)
+    known = known_filter_values(customers, worklist)
+    kept, _ignored = split_filters(query.filters, known)
+    return csv_text(filter_worklist(worklist, kept, known) if kept else worklist)

@@ -164,6 +164,7 @@ def service_settings(tmp_path: Path) -> SettingsFactory:
             "model_poll_seconds": 0,
             "api_key_cache_seconds": 0,
             "score_warm_seconds": 0,  # no background rounds: tests drive the warmer by hand
+            "bulk_runner": "thread",  # a child costs ~2 s: tests/serving/test_bulk_runner.py
         }
         return Settings(**(values | overrides))  # type: ignore[arg-type]
 
