@@ -15,7 +15,7 @@ transaction), ``ModelDep`` (the model snapshot the request runs on, 503 if none)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ledger.store import LedgerStore, StoreUnavailable
 from payrisk.settings import Settings
+from serving.answer_warmer import AnswerWarmer
 from serving.auth import SCOPES, Caller, KeyAuthenticator
 from serving.errors import ApiError
 from serving.metrics import ServiceMetrics
@@ -163,3 +164,16 @@ ScoreCaller = Annotated[Caller, Depends(require_scope("score"))]
 IngestCaller = Annotated[Caller, Depends(require_scope("ingest"))]
 WorklistCaller = Annotated[Caller, Depends(require_scope("worklist"))]
 AdminCaller = Annotated[Caller, Depends(require_scope("admin"))]
+
+
+async def _wake_warmer(request: Request) -> AsyncIterator[None]:
+    """After a write that went through, the worker's answer warmer scores the changed
+    customers at once instead of at its next interval (``serving.answer_warmer``)."""
+    yield
+    warmer: AnswerWarmer | None = getattr(request.app.state, "answer_warmer", None)
+    if warmer is not None:
+        warmer.wake()
+
+
+# the warmer is woken when the route returns, before its answer is sent
+WakeWarmer = Depends(_wake_warmer, scope="function")

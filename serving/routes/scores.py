@@ -8,13 +8,16 @@ in ``customers`` or in ``errors`` (404 unknown, 422 as_of before its data).
 
 ``GET /v1/customers/{id}/risk`` is the hot path. It is ``async``: a cached answer
 (``serving.answer_cache``) is found on the event loop when that needs no query, else
-with one hop to a worker thread; a miss joins the worker's micro-batch
-(``serving.micro_batch``, ``serving.answers.score_misses``), which computes in a thread.
+with one hop to a worker thread; a miss waits for the answer warmer when it is
+computing that very answer (``serving.answer_warmer``), else joins the worker's
+micro-batch (``serving.micro_batch``, ``serving.answers.score_misses``), which computes
+in a thread.
 The refresh lives in ``serving.routes.refresh``.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -37,7 +40,7 @@ from serving.answer_cache import (
     known_revision,
     revision_is_local,
 )
-from serving.answer_warmer import AskedKeys
+from serving.answer_warmer import AnswerWarmer
 from serving.answers import customer_answer, model_ref, score, score_misses, today
 from serving.deps import MetricsDep, ModelDep, SettingsDep, StoreDep, get_model, require_scope
 from serving.errors import ApiError
@@ -96,7 +99,7 @@ class StoredMode:
     snapshot: ModelSnapshot
     cache: AnswerCache
     batcher: MicroBatcher[str, CachedAnswer]
-    asked: AskedKeys | None  # what the worker's answer warmer re-scores after a change
+    warmer: AnswerWarmer | None  # the worker's: what it re-scores after a change
 
 
 async def get_stored_mode(request: Request) -> StoredMode:
@@ -109,7 +112,7 @@ async def get_stored_mode(request: Request) -> StoredMode:
         snapshot=await get_model(state.holder),
         cache=await get_score_cache(request),
         batcher=_batcher(state),
-        asked=warmer.asked if (warmer := getattr(state, "answer_warmer", None)) else None,
+        warmer=getattr(state, "answer_warmer", None),
     )
 
 
@@ -146,6 +149,8 @@ async def customer_risk(
     revision = await _revision(mode, customer_id) if cache.enabled else None
     answer = cache.answer(key, revision) if revision is not None else None
     cached = answer is not None
+    if answer is None and revision is not None and mode.warmer is not None:
+        answer = await _warmed_meanwhile(mode.warmer, key, revision)
     if answer is None:
         answer = await mode.batcher.submit(
             key[:5],
@@ -153,8 +158,8 @@ async def customer_risk(
             lambda misses: score_misses(mode.store, snapshot, mode.settings, when, lang, misses),
         )
         cache.keep(key, revision, answer)
-    if mode.asked is not None:
-        mode.asked.note(key[:5], customer_id)
+    if mode.warmer is not None:
+        mode.warmer.asked.note(key[:5], customer_id)
     mode.metrics.record_scores([answer[0]])
     # the body is already JSON of a CustomerRiskResponse: no second validation
     return Response(
@@ -162,6 +167,16 @@ async def customer_risk(
         media_type="application/json",
         headers={CACHE_HEADER: "hit" if cached else "miss"},
     )
+
+
+async def _warmed_meanwhile(
+    warmer: AnswerWarmer, key: tuple[Any, ...], revision: CustomerRevision
+) -> CachedAnswer | None:
+    """The answer, when the worker's warmer is computing exactly it right now (this
+    customer at this revision): wait for that instead of computing it again."""
+    question, customer_id = key[:5], key[5]
+    warming = warmer.warming(question, customer_id, revision)
+    return None if warming is None else await asyncio.shield(warming)
 
 
 async def _revision(mode: StoredMode, customer_id: str) -> CustomerRevision:

@@ -23,7 +23,7 @@ from payrisk.settings import Settings
 from serving.actions import Action, ActionRejected, UnknownCustomer, log_action
 from serving.auth import Caller
 from serving.bulk_runner import BulkRunner
-from serving.deps import StoreDep, WorklistCaller, get_caller
+from serving.deps import StoreDep, WakeWarmer, WorklistCaller, get_caller
 from serving.errors import ApiError
 from serving.ingest import IngestRejected
 from serving.kpi_reads import KpiQuestion, kpi_tables
@@ -213,6 +213,7 @@ def require_action_scope(caller: Annotated[Caller, Depends(get_caller)]) -> Call
     "/customers/{customer_id}/activities",
     response_model=ActionOut,
     status_code=201,
+    dependencies=[WakeWarmer],
     responses={404: {"description": "unknown customer"}, 422: {"description": "invalid action"}},
 )
 def post_action(

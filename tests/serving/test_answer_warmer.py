@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from types import SimpleNamespace
 from typing import Any
@@ -16,8 +18,11 @@ from fastapi.testclient import TestClient
 
 from ledger.store import LedgerStore
 from payrisk.settings import Settings
+from serving import answer_warmer
 from serving.answer_cache import AnswerCache
 from serving.answer_warmer import AnswerWarmer, AskedKeys
+from serving.answers import score_misses
+from serving.routes import scores as score_routes
 from serving.score_cache import ScoreCache
 from tests.serving.conftest import (
     AS_OF,
@@ -135,3 +140,103 @@ def test_a_failing_round_is_logged_once_per_outage(
     warnings = [record for record in caplog.records if record.name == "serving.answer_warmer"]
     assert failures >= 5 and len(warnings) == 1
     assert "cannot read" in str(warnings[0].__dict__.get("fields", {}).get("error"))
+
+
+def test_a_wake_starts_a_round_at_once_not_at_the_interval() -> None:
+    async def rounds_after_wakes() -> int:
+        rounds: asyncio.Queue[int] = asyncio.Queue()
+
+        class Counting(AnswerWarmer):
+            async def warm_once(self) -> int:
+                rounds.put_nowait(1)
+                return 0
+
+        cache = SimpleNamespace(answers=SimpleNamespace(max_entries=8))
+        settings = SimpleNamespace(score_cache_max_age_seconds=60.0)
+        warmer = Counting(None, None, cache, settings, interval_seconds=3600)  # type: ignore[arg-type]
+        running = asyncio.create_task(warmer.run())
+        await asyncio.sleep(0)  # run() is waiting for its interval now
+        for _ in range(2):
+            warmer.wake()
+            await asyncio.wait_for(rounds.get(), timeout=30)  # not after an hour
+        running.cancel()
+        return rounds.qsize()
+
+    assert run_on_own_loop(rounds_after_wakes()) == 0  # one round per wake, no more
+
+
+def test_an_accepted_write_wakes_the_workers_warmer(
+    service_settings: Callable[..., Settings],
+    client_for: Callable[[Settings], TestClient],
+    keys_for: Callable[[TestClient], dict[str, str]],
+) -> None:
+    client = client_for(service_settings(score_warm_seconds=3600))
+    warmer = client.app.state.answer_warmer  # type: ignore[attr-defined]
+    wakes: list[int] = []
+    warmer.wake = lambda: wakes.append(1)
+    headers = bearer(keys_for(client)["ingest"])
+    customer = {"name": "Galil Foods", "country": "IL", "currency": "ILS"}
+    assert client.put("/v1/customers/c1", json=customer, headers=headers).status_code == 200
+    assert len(wakes) == 1
+    refused = client.put(
+        "/v1/customers/c1", json={**customer, "country": "Israel"}, headers=headers
+    )
+    assert refused.status_code == 422 and len(wakes) == 1  # nothing stored: nothing to warm
+
+
+def test_a_question_about_an_answer_being_warmed_waits_for_it(
+    scoring: tuple[TestClient, dict[str, str]],
+    chosen: list[str],
+    client_for: Callable[[Settings], TestClient],
+    monkeypatch: Any,
+) -> None:
+    worker, keys = scoring
+    settings: Settings = worker.app.state.settings  # type: ignore[attr-defined]
+    warmer = hand_driven_warmer(worker)
+    asked = chosen[0]
+    settle(worker, [asked], seconds_ago=10)
+    ask_risk(worker, keys["score"], asked)  # noted: the warmer will score it again
+    assert worker.portal.call(warmer.warm_once) == 0  # the watermark
+    stored = worker.app.state.store.load().invoices  # type: ignore[attr-defined]
+    row = records(stored.loc[stored["customer_id"] == asked].head(1))[0]
+    body = {key: value for key, value in row.items() if key != "invoice_id"} | {"amount": 7.5}
+    put = client_for(settings).put(
+        f"/v1/invoices/{row['invoice_id']}", json=body, headers=bearer(keys["ingest"])
+    )
+    assert put.status_code == 200, put.text
+    settle(worker, [asked], seconds_ago=3)
+
+    # the warmer's scoring call waits at a gate; the question comes meanwhile
+    entered, gate, waiting = threading.Event(), threading.Event(), threading.Event()
+
+    def gated(*args: Any) -> Any:
+        entered.set()
+        assert gate.wait(timeout=60)
+        return score_misses(*args)
+
+    def seen(*args: Any) -> Any:
+        found = AnswerWarmer.warming(warmer, *args)
+        if found is not None:
+            waiting.set()
+        return found
+
+    computed: list[int] = []
+
+    def counted(*args: Any) -> Any:
+        computed.append(1)
+        return score_misses(*args)
+
+    monkeypatch.setattr(answer_warmer, "score_misses", gated)
+    monkeypatch.setattr(score_routes, "score_misses", counted)
+    monkeypatch.setattr(warmer, "warming", seen)
+    round_done = worker.portal.start_task_soon(warmer.warm_once)
+    assert entered.wait(timeout=60)
+    with ThreadPoolExecutor(1) as pool:
+        question = pool.submit(ask_risk, worker, keys["score"], asked)
+        assert waiting.wait(timeout=60)  # the question found the answer being warmed
+        gate.set()
+        cache, answer = question.result(timeout=60)
+    assert round_done.result(timeout=60) == 1
+    assert cache == "miss" and computed == []  # not in the cache when asked, not computed twice
+    cold = client_for(settings.model_copy(update={"score_cache_entries": 0}))
+    assert answer == ask_risk(cold, keys["score"], asked)[1]

@@ -112,3 +112,22 @@ def test_the_newest_refresh_lists_its_riskiest_customers_first(tmp_path: Path) -
 
         assert latest_refresh_customers(store, 10) == (date(2026, 3, 1), ["C1", "C3", "C2"])
         assert latest_refresh_customers(store, 2) == (date(2026, 3, 1), ["C1", "C3"])
+
+
+def test_a_refresh_after_the_start_is_scored_ahead(
+    scoring: tuple[TestClient, dict[str, str]], chosen: list[str]
+) -> None:
+    worker, keys = scoring
+    settle(worker, chosen)
+    warmer = hand_driven_warmer(worker)
+    assert worker.portal.call(warmer.warm_once) == 0  # no refresh yet: nothing to ask ahead
+
+    refreshed = worker.post(
+        "/v1/scores:refresh", json={"as_of": AS_OF}, headers=bearer(keys["admin"])
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    settle(worker, chosen)
+    assert worker.portal.call(warmer.warm_once) == len(chosen)  # never asked, still ahead
+    answers = [ask_risk(worker, keys["score"], customer_id)[0] for customer_id in chosen]
+    assert answers == ["hit"] * len(chosen)
+    assert worker.portal.call(warmer.warm_once) == 0  # the same refresh: not asked again
