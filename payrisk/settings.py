@@ -134,6 +134,12 @@ class Settings(BaseSettings):
     bulk_process_nice: int = Field(
         10, ge=0, le=19, description="how much lower the bulk children's OS priority is (nice)"
     )
+    bulk_timeout_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="a bulk child's longest computation; past it the request gets 503 and "
+        "the worker's bulk children are replaced",
+    )
     thread_switch_seconds: float = Field(
         0.001,
         gt=0,

@@ -27,7 +27,9 @@ name), its arguments and its answer picklable. Errors come back as the caller wo
 have got them in a thread, so the error handlers answer the same: the database away is
 ``StoreUnavailable`` (503); an error that cannot cross processes becomes a
 ``RuntimeError`` naming it (500). A child that dies (killed, out of memory) is replaced
-and the work tried once more in a new one.
+and the work tried once more in a new one. Work that takes longer than
+``bulk_timeout_seconds`` gets a 503, and the children are stopped and replaced: one
+stuck child must not hold every page of the worker.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from starlette.datastructures import State
 from ledger.store import LedgerStore
 from ledger.store_errors import StoreUnavailable
 from payrisk.settings import Settings
+from serving.errors import ApiError
 
 logger = logging.getLogger("serving.bulk_runner")
 Params = ParamSpec("Params")
@@ -87,10 +90,27 @@ class BulkRunner:
             return work(self._state.store, self._state.settings, *args, **kwargs)
         pool = self._current_pool()
         try:
-            return pool.submit(_in_child, work, args, kwargs).result()
+            return self._result(pool, work, args, kwargs)
         except BrokenProcessPool:
             self._replace(pool)
-            return self._current_pool().submit(_in_child, work, args, kwargs).result()
+            return self._result(self._current_pool(), work, args, kwargs)
+
+    def _result(
+        self, pool: ProcessPoolExecutor, work: Callable[..., Answer], args: tuple, kwargs: dict
+    ) -> Answer:
+        """The work's answer from ``pool``; past ``bulk_timeout_seconds`` a 503, and the
+        children are stopped (one may be stuck) and replaced for the next request."""
+        seconds = self._state.settings.bulk_timeout_seconds
+        future = pool.submit(_in_child, work, args, kwargs)
+        try:
+            return future.result(timeout=seconds)
+        except TimeoutError:
+            self._replace(pool, stop=True)
+            raise ApiError(
+                503,
+                f"this page or report took longer than {seconds:g} s to compute; try again",
+                headers={"Retry-After": "5"},
+            ) from None
 
     def close(self) -> None:
         """Stop the children (work still queued is cancelled)."""
@@ -117,11 +137,16 @@ class BulkRunner:
                 )
             return self._pool
 
-    def _replace(self, broken: ProcessPoolExecutor) -> None:
+    def _replace(self, broken: ProcessPoolExecutor, *, stop: bool = False) -> None:
+        """The next work goes to new children; ``stop``: end the old ones now (their work
+        in flight, if any, is tried once more in the new ones: ``run``)."""
         with self._lock:
             if self._pool is broken:
                 self._pool = None
                 self.replaced += 1
+        if stop:
+            for process in list((getattr(broken, "_processes", None) or {}).values()):
+                process.terminate()
         broken.shutdown(wait=False, cancel_futures=True)
 
 

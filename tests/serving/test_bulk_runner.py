@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from starlette.datastructures import State
 
 from ledger.scores_store import write_scores
 from ledger.store_errors import StoreUnavailable
@@ -24,6 +26,7 @@ from payrisk.settings import Settings
 from serving.app import create_app
 from serving.auth import SCOPES, create_key
 from serving.bulk_runner import BulkRunner
+from serving.errors import ApiError
 from tests.serving.conftest import stored_scores
 from tests.serving.test_worklist_routes import _ledger
 
@@ -48,7 +51,11 @@ def child_pid(_store: object, _settings: object) -> int:
     return os.getpid()
 
 
-def _settings(tmp_path: Path, runner: str) -> Settings:
+def sleep_for(_store: object, _settings: object, seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def _settings(tmp_path: Path, runner: str, **overrides: object) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
         database_url=f"sqlite:///{tmp_path / 'bulk.db'}",
@@ -60,6 +67,7 @@ def _settings(tmp_path: Path, runner: str) -> Settings:
         fx_rates={"ILS": 0.25},
         bulk_runner=runner,
         bulk_process_nice=NICE,
+        **overrides,  # type: ignore[arg-type]
     )
 
 
@@ -176,3 +184,34 @@ def test_the_children_stop_with_the_app(tmp_path: Path) -> None:
         pids = _runner(client).child_pids()
         assert len(pids) == 1 and Path(f"/proc/{pids[0]}").exists()
     assert not Path(f"/proc/{pids[0]}").exists()
+
+
+def test_work_past_the_timeout_gets_503_and_new_children(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, "process", bulk_timeout_seconds=1.0)
+    runner = BulkRunner(State({"settings": settings, "store": None}))
+    try:
+        runner.start()  # a child's start (~2 s) is not part of any work's time
+        stuck = runner.run(child_pid)
+        with pytest.raises(ApiError, match="longer than 1 s") as raised:
+            runner.run(sleep_for, 60.0)
+        assert raised.value.status_code == 503
+        assert runner.replaced == 1
+        assert _ends_within(stuck, seconds=30)  # stopped, not left computing
+        runner.start()
+        assert runner.run(child_pid) not in (stuck, os.getpid())  # a new child answers
+    finally:
+        runner.close()
+
+
+def _ends_within(pid: int, seconds: float) -> bool:
+    """Whether process ``pid`` is gone (or a zombie) within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.05)
+    return False
