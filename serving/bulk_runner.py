@@ -19,7 +19,7 @@ are in ``BENCHMARKS.md``). A child keeps its own caches (``serving.worklist_read
 
 ``bulk_runner="thread"`` computes in the calling thread, as before, with the app's
 store and settings of the moment: what the tests use unless they test this module, since
-a child costs ~2 s and ~300 MB to start. A child has the settings the app had when the
+a child costs ~2 s to start and 300-450 MB. A child has the settings the app had when the
 child started.
 
 The work is a module-level function ``work(store, settings, *args)`` (picklable by
