@@ -55,7 +55,8 @@ def effective_payments(context: Context) -> EffectivePayments:
     rest = inv.amount - inv.paid_through_settle
     implied = np.flatnonzero((inv.settle_day < FAR_DAY) & (rest > COVER_TOLERANCE_AMOUNT))
     applied = pay.invoice_pos >= 0
-    invoice_amount = np.where(applied, inv.amount[np.maximum(pay.invoice_pos, 0)], np.inf)
+    invoice_amount = np.full(pay.amount.shape, np.inf)  # unapplied: never partial
+    invoice_amount[applied] = inv.amount[pay.invoice_pos[applied]]  # no invoices: none
     actual_partial = applied & (pay.amount < invoice_amount - COVER_TOLERANCE_AMOUNT)
     implied_partial = rest[implied] < inv.amount[implied] - COVER_TOLERANCE_AMOUNT
     return EffectivePayments(

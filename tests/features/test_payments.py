@@ -62,3 +62,13 @@ def test_a_payment_dated_t_counts_and_one_dated_after_does_not(kit, ledger: Ledg
     at_p3 = kit.features(ledger, ("i1", "2024-05-01")).iloc[0]
     assert at_p3["days_since_last_payment"] == 0.0
     assert at_p3["paid_amount_last_30d"] == 50.0
+
+
+def test_payments_of_a_customer_without_invoices_are_kept(kit) -> None:  # type: ignore[no-untyped-def]
+    from features.context import build_context
+    from features.payments import effective_payments
+
+    payment = kit.frame([kit.payment("p1", "2024-05-01", 50.0, None)])
+    only_payments = Ledger.from_frames(payments=payment)  # no invoices at all
+    payments = effective_payments(build_context(only_payments))
+    assert payments.amount.tolist() == [50.0] and payments.partial.tolist() == [0.0]

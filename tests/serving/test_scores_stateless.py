@@ -155,3 +155,17 @@ def test_exact_shap_reasons_when_the_settings_ask_for_them(
     assert [reason["feature"] for reason in first["reasons"]] == [
         reason.feature for reason in whole.reasons["en"][row]
     ]
+
+
+def test_a_customer_with_payments_and_no_invoices_is_scored_not_a_500(
+    scoring: tuple[TestClient, dict[str, str]], registry: Any, chosen: list[str]
+) -> None:
+    # found by `make fuzz`: a payment of a customer without invoices indexed an empty array
+    client, keys = scoring
+    body = history_body(registry.ledger, chosen[0], as_of=AS_OF)
+    payment = {"payment_id": "P-ONLY", "customer_id": chosen[0], "payment_date": AS_OF}
+    body |= {"invoices": [], "payments": [payment | {"amount": 5.0}], "activities": []}
+    answer = client.post("/v1/scores:stateless", json=body, headers=bearer(keys["score"]))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["customer"]["open_invoices"] == 0
+    assert answer.json()["customer"]["invoices"] == []
