@@ -121,9 +121,7 @@ class BulkRunner:
 
     def child_pids(self) -> list[int]:
         """The running children's process ids (empty in thread mode or before the start)."""
-        pool = self._pool
-        processes = getattr(pool, "_processes", None) or {}
-        return sorted(processes)
+        return sorted(_processes_of(self._pool))
 
     def _current_pool(self) -> ProcessPoolExecutor:
         with self._lock:
@@ -145,9 +143,16 @@ class BulkRunner:
                 self._pool = None
                 self.replaced += 1
         if stop:
-            for process in list((getattr(broken, "_processes", None) or {}).values()):
+            for process in list(_processes_of(broken).values()):
                 process.terminate()
         broken.shutdown(wait=False, cancel_futures=True)
+
+
+def _processes_of(pool: ProcessPoolExecutor | None) -> dict[int, multiprocessing.Process]:
+    """The pool's children by process id. ``ProcessPoolExecutor`` has no public way to
+    list or stop its workers before Python 3.14 (``terminate_workers``): its private
+    ``_processes``, read in this one place; empty if it is absent."""
+    return dict(getattr(pool, "_processes", None) or {})
 
 
 def _start_child(settings: Settings, nice: int) -> None:

@@ -33,6 +33,7 @@ from tests.serving.conftest import (
     run_on_own_loop,
     settle,
 )
+from tests.serving.test_ingest import CUSTOMER
 
 
 def test_a_changed_customer_is_scored_again_before_it_is_asked(
@@ -175,11 +176,10 @@ def test_an_accepted_write_wakes_the_workers_warmer(
     wakes: list[int] = []
     warmer.wake = lambda: wakes.append(1)
     headers = bearer(keys_for(client)["ingest"])
-    customer = {"name": "Galil Foods", "country": "IL", "currency": "ILS"}
-    assert client.put("/v1/customers/c1", json=customer, headers=headers).status_code == 200
+    assert client.put("/v1/customers/c1", json=CUSTOMER, headers=headers).status_code == 200
     assert len(wakes) == 1
     refused = client.put(
-        "/v1/customers/c1", json={**customer, "country": "Israel"}, headers=headers
+        "/v1/customers/c1", json={**CUSTOMER, "country": "Israel"}, headers=headers
     )
     assert refused.status_code == 422 and len(wakes) == 1  # nothing stored: nothing to warm
 
