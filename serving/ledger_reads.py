@@ -11,23 +11,27 @@ another customer but applied to this customer's invoice is not in it (the whole-
 refresh would see it); the ledger's own rules do not forbid that, real ledgers rarely
 have it.
 
-A customer's **revision** (``read_customer_revision``) is one small query: per table the
-number of the customer's rows and their newest ``updated_at`` (set by every insert and by
-every upsert that changes a value), with the database's clock. Rows are never deleted,
-so any ingest that touches the customer changes it -- as long as the writes are not in
-the same clock tick as the revision read, or older than the newest change seen. A
-revision is therefore only ``settled`` (fit to key a cache) when no later write can
-leave it unchanged:
+A customer's **revision** (``read_customer_revision``) is one small query over its rows in
+the four tables. Rows are never deleted, so it only has to change whenever a committed
+write inserts or changes one of them; it is ``settled`` (fit to key a cache) when no
+write still to commit can leave it unchanged:
 
-- PostgreSQL: a row carries its transaction's *start* time, so a transaction still open
-  may later commit a change dated before the newest one seen. The revision is settled
-  when its newest change is older than the start of every open transaction (the
-  watermark of ``serving.ledger_changes``, read in the same query): every later commit
-  then dates after it. Exact, and settled as soon as the writers that came before end.
-- SQLite: its clock counts whole seconds; settled when the newest change is
-  ``SETTLE_SECONDS`` old. The answer cache also bounds the age of its entries
-  (``serving.score_cache``), which bounds the one race left there (an ingest transaction
-  held open longer than that while another changes the same customer).
+- PostgreSQL: per table the number of the customer's rows and the XOR of a 64-bit hash of
+  each row's key and ``xmin`` (the transaction that wrote its current version). A commit
+  gives every row it inserts or changes its own, new ``xmin``, so the revision changes
+  with the commit, whenever that transaction began: exact, and settled at once. (The
+  newest ``updated_at`` was the first design: it carries the writing transaction's
+  *start* time, so a revision was only settled once every transaction that began
+  before its newest change had ended -- read-only ones included, since no query can
+  tell which open transaction will still write. Under ``make soak`` the pages' long
+  reads held most fresh revisions unsettled for hundreds of ms, and two thirds of the
+  scoring misses were answers that could not be cached or warmed meanwhile.)
+- SQLite: per table the number of rows and their newest ``updated_at``, with the
+  database's clock, which counts whole seconds; settled when the newest change is
+  ``SETTLE_SECONDS`` old, so no later write shares its clock tick. The answer cache
+  also bounds the age of its entries (``serving.score_cache``), which bounds the one
+  race left there (an ingest transaction held open longer than that while another
+  changes the same customer).
 """
 
 from __future__ import annotations
@@ -49,7 +53,6 @@ from ledger.contract import TABLES, Column, Table
 from ledger.db_schema import SQL_TABLES, load_select
 from ledger.frames import Ledger, dtype_of
 from ledger.store import LedgerStore, StoreUnavailable
-from serving.ledger_changes import POSTGRES_WATERMARK_SQL
 
 # Bound parameters per IN (...) list: far below every driver's limit.
 _IDS_PER_QUERY = 500
@@ -214,11 +217,9 @@ def read_whole_ledger(store: LedgerStore) -> Ledger:
 
 @dataclass(frozen=True)
 class CustomerRevision:
-    """Per table (in ``TABLES`` order) the customer's row count and newest ``updated_at``.
-
-    ``exists``: the customer has a row in ``customers``. ``settled``: the newest change
-    is at least ``SETTLE_SECONDS`` old, so a later write cannot share its clock tick.
-    """
+    """Per table (in ``TABLES`` order) the customer's row count and a token of their
+    versions (module doc). ``exists``: the customer has a row in ``customers``;
+    ``settled``: no write still to commit can leave the revision unchanged."""
 
     tables: tuple[tuple[int, str | None], ...]
     exists: bool
@@ -234,45 +235,51 @@ def _revision_select(dialect_name: str) -> sa.Select[Any]:
         table = SQL_TABLES[name]
         mine = table.c["customer_id"] == customer_id
         parts.append(sa.select(sa.func.count()).select_from(table).where(mine).scalar_subquery())
-        parts.append(sa.select(sa.func.max(table.c["updated_at"])).where(mine).scalar_subquery())
-    if dialect_name == "postgresql":  # the moment before which nothing more can commit
-        parts.append(sa.literal_column(f"({POSTGRES_WATERMARK_SQL})"))
-    else:  # the clock: whole seconds on SQLite
+        parts.append(sa.select(_versions_token(table, dialect_name)).where(mine).scalar_subquery())
+    if dialect_name != "postgresql":  # the clock: whole seconds on SQLite
         parts.append(sa.func.now())
     return cast("sa.Select[Any]", sa.select(*parts))
+
+
+def _versions_token(table: sa.Table, dialect_name: str) -> Any:
+    """What changes with any committed change of the table's selected rows (module doc)."""
+    if dialect_name != "postgresql":
+        return sa.func.max(table.c["updated_at"])
+    key = table.c[TABLES[table.name].key]
+    version: sa.ColumnElement[str] = sa.literal_column(f"{table.name}.xmin::text", sa.Text)
+    return sa.func.bit_xor(sa.func.hashtextextended(key + ":" + version, 0))
 
 
 def _execute_revision(connection: sa.Connection, customer_id: str) -> CustomerRevision:
     statement = _revision_select(connection.dialect.name)
     row = connection.execute(statement, {"customer_id": customer_id}).one()
-    return _revision_of(row, exact_clock=connection.dialect.name == "postgresql")
+    if connection.dialect.name == "postgresql":
+        return _revision_of(tuple(row), settled=True)
+    *tables, now = tuple(row)
+    return _revision_of(tuple(tables), settled=_clock_settled(tables, now))
 
 
 def _as_moment(value: object) -> datetime | None:
-    """A fetched timestamp (naive from SQLite, aware from PostgreSQL: never mixed)."""
+    """A fetched timestamp (naive from SQLite), else None."""
     return value if isinstance(value, datetime) else None
 
 
-def _revision_of(row: sa.Row[Any], *, exact_clock: bool) -> CustomerRevision:
-    """``exact_clock``: the row's last value is the watermark (PostgreSQL), not the clock."""
-    values = tuple(row)
-    moment_now = _as_moment(values[-1])
-    tables = tuple(
-        (int(values[i] or 0), None if values[i + 1] is None else str(values[i + 1]))
-        for i in range(0, len(values) - 1, 2)
-    )
-    newest = [
-        moment
-        for moment in (_as_moment(values[i + 1]) for i in range(0, len(values) - 1, 2))
-        if moment is not None
-    ]
+def _clock_settled(values: Sequence[object], now: object) -> bool:
+    """Whether every newest change in (count, newest change) pairs is ``SETTLE_SECONDS`` old."""
+    moment_now = _as_moment(now)
     if moment_now is None:
-        settled = False
-    elif exact_clock:
-        settled = all(moment < moment_now for moment in newest)
-    else:
-        settle = timedelta(seconds=SETTLE_SECONDS)
-        settled = all(moment_now - moment >= settle for moment in newest)
+        return False
+    newest = [_as_moment(values[i + 1]) for i in range(0, len(values), 2)]
+    settle = timedelta(seconds=SETTLE_SECONDS)
+    return all(moment_now - moment >= settle for moment in newest if moment is not None)
+
+
+def _revision_of(values: tuple[object, ...], *, settled: bool) -> CustomerRevision:
+    """(count, token) per table, flat, as the revision query returns them."""
+    tables = tuple(
+        (int(cast(int, values[i] or 0)), None if values[i + 1] is None else str(values[i + 1]))
+        for i in range(0, len(values), 2)
+    )
     return CustomerRevision(tables=tables, exists=tables[0][0] > 0, settled=settled)
 
 

@@ -48,13 +48,15 @@ def _set_amount(connection: sa.Connection, invoice_id: str, amount: float) -> No
     )
 
 
-def test_a_postgres_revision_settles_once_no_older_writer_is_open(
+def test_a_postgres_revision_changes_with_every_commit_whenever_its_writer_began(
     postgres_store: LedgerStore,
 ) -> None:
-    """The race the rule closes: a writer that began before the newest change commits a
-    change of an existing row dated *before* it, leaving count and newest change as
-    they were. While such a writer is open the revision must not be settled."""
-    assert read_customer_revision(postgres_store, "A").settled  # nobody is writing
+    """The race a revision must survive: a writer that began before the newest change
+    commits a change of an existing row dated *before* it (``updated_at`` is the start
+    of its transaction), leaving count and newest change as they were. The revision
+    still changes with that commit, so it is settled at every moment."""
+    first = read_customer_revision(postgres_store, "A")
+    assert first.settled and first == read_customer_revision(postgres_store, "A")
 
     late = LedgerStore.from_url(postgres_store.engine.url.render_as_string(hide_password=False))
     try:
@@ -63,15 +65,29 @@ def test_a_postgres_revision_settles_once_no_older_writer_is_open(
             with postgres_store.engine.begin() as other:  # a later writer commits first
                 _set_amount(other, "I1", 150.0)
             while_open = read_customer_revision(postgres_store, "A")
-            assert not while_open.settled
-            assert read_customer_revision(postgres_store, "B").settled  # not B's concern
+            assert while_open.settled and while_open.tables != first.tables
             _set_amount(connection, "I3", 375.0)  # dated at its start: before the other
+            assert read_customer_revision(postgres_store, "A") == while_open  # not committed
         after = read_customer_revision(postgres_store, "A")
     finally:
         late.dispose()
-    # the late commit left the revision as it was: caching the open-time one was unsafe
-    assert after.tables == while_open.tables
-    assert after.settled
+    assert after.settled and after.tables != while_open.tables
+
+
+def test_a_postgres_revision_ignores_rolled_back_and_other_customers_writes(
+    postgres_store: LedgerStore,
+) -> None:
+    before_a = read_customer_revision(postgres_store, "A")
+    before_b = read_customer_revision(postgres_store, "B")
+    with postgres_store.engine.connect() as connection:
+        with connection.begin() as transaction:
+            _set_amount(connection, "I1", 999.0)
+            transaction.rollback()
+        with connection.begin():
+            _set_amount(connection, "I2", 250.0)  # B's invoice
+    assert read_customer_revision(postgres_store, "A") == before_a
+    assert read_customer_revision(postgres_store, "B").tables != before_b.tables
+    assert not read_customer_revision(postgres_store, "nobody").exists
 
 
 def test_a_sqlite_revision_settles_after_its_clock_tick(sqlite_url: str) -> None:
