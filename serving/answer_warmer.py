@@ -7,10 +7,13 @@ costs a small query. A collections system that pushes a customer's invoices and 
 asks for its risk, or a second worker that has never seen the change, pays it.
 
 Each worker therefore runs one background task that, every ``interval_seconds``, and at
-once after an ingest of its own has committed (``wake``):
+once after a write of its own has committed (``wake``, which names the customers written):
 
 0. after a model swap, asks the new model the questions asked lately of the old one
-   (every cached answer named the old one);
+   (every cached answer named the old one); then scores the customers its own writes
+   named since the last round (as in step 4), before any query about what changed: a
+   collections system that writes and then asks goes through the same worker half the
+   time, and its question then waits the least;
 1. asks whether anything was committed at all (``serving.ledger_cache``'s database
    revision: one tiny query) and stops there if not;
 2. reads which customers' rows changed since its last round
@@ -24,7 +27,7 @@ once after an ingest of its own has committed (``wake``):
 4. reads their revisions (before their rows, the cache's rule), and scores the ones
    whose answer under that revision is not cached yet, in one batch per question kind,
    with the very code a miss runs (``serving.answers.score_misses``). A revision that is
-   not settled yet is tried again next round.
+   not settled yet (SQLite's clock: ``serving.ledger_reads``) is tried again next round.
 
 A question that comes while a round computes its very answer (same customer, same
 revision) waits for that answer instead of computing it a second time (``warming``):
@@ -60,7 +63,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -173,6 +176,7 @@ class AnswerWarmer:
     _newest_refresh: datetime | None = None  # the newest refresh's scored_at, last seen
     _refresh_asked: datetime | None = None  # the refresh whose customers were asked ahead
     _woken: asyncio.Event | None = None  # set by ``wake``: a round now
+    _written: set[str] = field(default_factory=set)  # by this worker's writes, first
     _computing: dict[tuple[Question, str], _Warming] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -196,9 +200,11 @@ class AnswerWarmer:
                     logger.warning("answer warming failed", extra={"fields": {"error": str(error)}})
                 self._last_error = str(error)
 
-    def wake(self) -> None:
+    def wake(self, written: Iterable[str] = ()) -> None:
         """Start the next round now, not at the end of the interval: a write of this worker
-        has just committed (on the worker's loop; a no-op unless ``run`` is running)."""
+        has just committed the ``written`` customers' rows, which the round scores first
+        (on the worker's loop; without ``run``, the next ``warm_once`` does)."""
+        self._written.update(written)
         if self._woken is not None:
             self._woken.set()
 
@@ -209,23 +215,32 @@ class AnswerWarmer:
             return 0
         if served_by(snapshot) != self._served:
             self._ask_again(snapshot)
+        # this worker's own writes first: no need to wait for the changes query to find them
+        written, self._written = self._written, set()
+        warmed = await self._warm(snapshot, sorted(written)[: self.max_customers])
         changed = await run_in_threadpool(self._changed_customers)
         if self._newest_refresh != self._refresh_asked:
             self._pending.update(await self._ask_refreshed(served_by(snapshot)))
         due = sorted(changed | self._pending)
+        self._pending = set(due[self.max_customers :])
+        warmed += await self._warm(snapshot, due[: self.max_customers])
+        self.warmed += warmed
+        return warmed
+
+    async def _warm(self, snapshot: ModelSnapshot, customers: list[str]) -> int:
+        """Score ahead the questions asked lately about ``customers`` whose answer at their
+        current revision is not kept yet; the answers computed."""
         wanted = {
             customer_id: questions
-            for customer_id in due[: self.max_customers]
+            for customer_id in customers
             if (questions := self.asked.recent(customer_id, snapshot))
         }
-        self._pending = set(due[self.max_customers :])
         if not wanted:
             return 0
         revisions = await run_in_threadpool(read_customer_revisions, self.store, list(wanted))
         warmed = 0
-        for question, customers in self._to_score(wanted, revisions).items():
-            warmed += await self._score(snapshot, question, customers, revisions)
-        self.warmed += warmed
+        for question, todo in self._to_score(wanted, revisions).items():
+            warmed += await self._score(snapshot, question, todo, revisions)
         return warmed
 
     def _ask_again(self, snapshot: ModelSnapshot) -> None:

@@ -166,14 +166,19 @@ WorklistCaller = Annotated[Caller, Depends(require_scope("worklist"))]
 AdminCaller = Annotated[Caller, Depends(require_scope("admin"))]
 
 
-async def _wake_warmer(request: Request) -> AsyncIterator[None]:
-    """After a write that went through, the worker's answer warmer scores the changed
-    customers at once instead of at its next interval (``serving.answer_warmer``)."""
-    yield
+async def _wake_warmer(request: Request) -> AsyncIterator[set[str]]:
+    """The customers a write route wrote (it adds them once its write went through); then
+    the worker's answer warmer scores them at once, before anything else, instead of at
+    its next interval (``serving.answer_warmer``). A route that raises, or writes nothing,
+    wakes nothing."""
+    written: set[str] = set()
+    yield written
     warmer: AnswerWarmer | None = getattr(request.app.state, "answer_warmer", None)
-    if warmer is not None:
-        warmer.wake()
+    if warmer is not None and written:
+        warmer.wake(written)
 
 
 # the warmer is woken when the route returns, before its answer is sent
 WakeWarmer = Depends(_wake_warmer, scope="function")
+# a write route's parameter: the customers it wrote (the same set as ``WakeWarmer``'s)
+WrittenCustomers = Annotated[set[str], WakeWarmer]

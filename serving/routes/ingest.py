@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import AfterValidator, BaseModel, ValidationError
 
 from ledger.store import LedgerStore
-from serving.deps import SettingsDep, StoreDep, WakeWarmer, require_scope
+from serving.deps import SettingsDep, StoreDep, WakeWarmer, WrittenCustomers, require_scope
 from serving.errors import ApiError
 from serving.ingest import IngestRejected, ingest
 from serving.lanes import IngestLane
@@ -49,12 +49,17 @@ PathId = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH), AfterValid
 Record = TypeVar("Record", bound=BaseModel)
 
 
-def _store_or_reject(store: LedgerStore, records: dict[str, list[Any]]) -> dict[str, int]:
+def _store_or_reject(
+    store: LedgerStore, records: dict[str, list[Any]], written: set[str]
+) -> dict[str, int]:
+    """Ingest ``records``; once stored, their customers go in ``written`` (scored ahead)."""
     try:
-        return ingest(store, records)
+        stored = ingest(store, records)
     except IngestRejected as rejected:
         errors = [error.model_dump() for error in rejected.errors]
         raise ApiError(422, str(rejected), errors=errors) from rejected
+    written.update(str(row.customer_id) for rows in records.values() for row in rows)
+    return stored
 
 
 def _with_path_id(body: BaseModel, key: str, path_id: str, record_type: type[Record]) -> Record:
@@ -80,33 +85,41 @@ def _with_path_id(body: BaseModel, key: str, path_id: str, record_type: type[Rec
 
 
 @router.put("/customers/{customer_id}", response_model=CustomerRecord)
-def put_customer(customer_id: PathId, body: CustomerIn, store: StoreDep) -> CustomerRecord:
+def put_customer(
+    customer_id: PathId, body: CustomerIn, store: StoreDep, written: WrittenCustomers
+) -> CustomerRecord:
     """Create or replace one customer."""
     record = _with_path_id(body, "customer_id", customer_id, CustomerRecord)
-    _store_or_reject(store, {"customers": [record]})
+    _store_or_reject(store, {"customers": [record]}, written)
     return record
 
 
 @router.put("/invoices/{invoice_id}", response_model=InvoiceRecord)
-def put_invoice(invoice_id: PathId, body: InvoiceIn, store: StoreDep) -> InvoiceRecord:
+def put_invoice(
+    invoice_id: PathId, body: InvoiceIn, store: StoreDep, written: WrittenCustomers
+) -> InvoiceRecord:
     """Create or replace one invoice; its customer must exist."""
     record = _with_path_id(body, "invoice_id", invoice_id, InvoiceRecord)
-    _store_or_reject(store, {"invoices": [record]})
+    _store_or_reject(store, {"invoices": [record]}, written)
     return record
 
 
 @router.put("/payments/{payment_id}", response_model=PaymentRecord)
-def put_payment(payment_id: PathId, body: PaymentIn, store: StoreDep) -> PaymentRecord:
+def put_payment(
+    payment_id: PathId, body: PaymentIn, store: StoreDep, written: WrittenCustomers
+) -> PaymentRecord:
     """Create or replace one payment; its customer (and invoice, if given) must exist."""
     record = _with_path_id(body, "payment_id", payment_id, PaymentRecord)
-    _store_or_reject(store, {"payments": [record]})
+    _store_or_reject(store, {"payments": [record]}, written)
     return record
 
 
 @router.post("/activities", response_model=ActivityRecord)
-def post_activity(body: ActivityRecord, store: StoreDep) -> ActivityRecord:
+def post_activity(
+    body: ActivityRecord, store: StoreDep, written: WrittenCustomers
+) -> ActivityRecord:
     """Record one collection activity; posting the same activity_id again replaces it."""
-    _store_or_reject(store, {"activities": [body]})
+    _store_or_reject(store, {"activities": [body]}, written)
     return body
 
 
@@ -115,7 +128,9 @@ def post_activity(body: ActivityRecord, store: StoreDep) -> ActivityRecord:
     response_model=BatchResult,
     responses={413: {"description": "more rows than max_batch_rows"}},
 )
-def post_batch(body: LedgerBatch, store: StoreDep, settings: SettingsDep) -> BatchResult:
+def post_batch(
+    body: LedgerBatch, store: StoreDep, settings: SettingsDep, written: WrittenCustomers
+) -> BatchResult:
     """Upsert rows of every table in one transaction: all of them, or none with the reasons."""
     rows = body.row_count()
     if rows > settings.max_batch_rows:
@@ -132,4 +147,4 @@ def post_batch(body: LedgerBatch, store: StoreDep, settings: SettingsDep) -> Bat
         "payments": body.payments,
         "activities": body.activities,
     }
-    return BatchResult(rows=_store_or_reject(store, records))
+    return BatchResult(rows=_store_or_reject(store, records, written))

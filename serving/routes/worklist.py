@@ -23,7 +23,7 @@ from payrisk.settings import Settings
 from serving.actions import Action, ActionRejected, UnknownCustomer, log_action
 from serving.auth import Caller
 from serving.bulk_runner import BulkRunner
-from serving.deps import StoreDep, WakeWarmer, WorklistCaller, get_caller
+from serving.deps import StoreDep, WorklistCaller, WrittenCustomers, get_caller
 from serving.errors import ApiError
 from serving.ingest import IngestRejected
 from serving.kpi_reads import KpiQuestion, kpi_tables
@@ -213,7 +213,6 @@ def require_action_scope(caller: Annotated[Caller, Depends(get_caller)]) -> Call
     "/customers/{customer_id}/activities",
     response_model=ActionOut,
     status_code=201,
-    dependencies=[WakeWarmer],
     responses={404: {"description": "unknown customer"}, 422: {"description": "invalid action"}},
 )
 def post_action(
@@ -221,6 +220,7 @@ def post_action(
     body: ActionIn,
     store: StoreDep,
     caller: Annotated[Caller, Depends(require_action_scope)],
+    written: WrittenCustomers,
 ) -> ActionOut:
     """Log a call, promise to pay, dispute, note or reassignment; stored with its author."""
     today = today_utc()
@@ -237,4 +237,5 @@ def post_action(
         raise ApiError(422, f"invalid action: {error}", errors=problems) from error
     except IngestRejected as error:
         raise ApiError(422, str(error), errors=[e.model_dump() for e in error.errors]) from error
+    written.add(customer_id)
     return ActionOut(**stored)

@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, Response
 
 from serving.actions import ActionRejected, UnknownCustomer, log_action
 from serving.auth import KeyAuthenticator
+from serving.deps import WrittenCustomers
 from serving.ingest import IngestRejected
 from serving.lanes import BulkLane
 from serving.model_health import health_view
@@ -205,6 +206,7 @@ def customer_page(request: Request, customer_id: str) -> Response:
 def log_customer_action(
     request: Request,
     customer_id: str,
+    written: WrittenCustomers,
     csrf: Annotated[str, Form()] = "",
     kind: Annotated[str, Form()] = "",
     promised_date: Annotated[str, Form()] = "",
@@ -241,6 +243,7 @@ def log_customer_action(
         except IngestRejected as error:
             errors = {"form": str(error)}
         else:
+            written.add(customer_id)
             return redirect(f"/customers/{quote(customer_id, safe='')}?saved={action.kind}")
     return _customer_page(request, customer_id, session, form, errors, 422)
 

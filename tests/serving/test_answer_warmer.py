@@ -166,22 +166,49 @@ def test_a_wake_starts_a_round_at_once_not_at_the_interval() -> None:
     assert run_on_own_loop(rounds_after_wakes()) == 0  # one round per wake, no more
 
 
-def test_an_accepted_write_wakes_the_workers_warmer(
+def test_an_accepted_write_wakes_the_workers_warmer_with_its_customers(
     service_settings: Callable[..., Settings],
     client_for: Callable[[Settings], TestClient],
     keys_for: Callable[[TestClient], dict[str, str]],
 ) -> None:
     client = client_for(service_settings(score_warm_seconds=3600))
     warmer = client.app.state.answer_warmer  # type: ignore[attr-defined]
-    wakes: list[int] = []
-    warmer.wake = lambda: wakes.append(1)
+    wakes: list[set[str]] = []
+    warmer.wake = lambda written: wakes.append(set(written))
     headers = bearer(keys_for(client)["ingest"])
     assert client.put("/v1/customers/c1", json=CUSTOMER, headers=headers).status_code == 200
-    assert len(wakes) == 1
+    assert wakes == [{"c1"}]
     refused = client.put(
         "/v1/customers/c1", json={**CUSTOMER, "country": "Israel"}, headers=headers
     )
-    assert refused.status_code == 422 and len(wakes) == 1  # nothing stored: nothing to warm
+    assert refused.status_code == 422 and wakes == [{"c1"}]  # nothing stored: nothing to warm
+
+
+def test_a_workers_own_write_is_scored_first_without_the_changes_query(
+    scoring: tuple[TestClient, dict[str, str]], chosen: list[str]
+) -> None:
+    """The round scores the customers this worker just wrote before it asks the database
+    what changed: here that query finds nothing, and the answer is warmed all the same."""
+    worker, keys = scoring
+    warmer = hand_driven_warmer(worker)
+    asked = chosen[0]
+    settle(worker, chosen, seconds_ago=10)
+    before = ask_risk(worker, keys["score"], asked)[1]
+    assert worker.portal.call(warmer.warm_once) == 0  # the first round only takes a watermark
+
+    invoice = before["customer"]["invoices"][0]["invoice_id"]
+    stored = worker.app.state.store.load().invoices.set_index("invoice_id")  # type: ignore[attr-defined]
+    row = records(stored.loc[[invoice]].reset_index())[0]
+    body = {key: value for key, value in row.items() if key != "invoice_id"} | {"amount": 7.5}
+    put = worker.put(f"/v1/invoices/{invoice}", json=body, headers=bearer(keys["ingest"]))
+    assert put.status_code == 200, put.text
+    settle(worker, chosen, seconds_ago=3)
+    warmer._changed_customers = set  # type: ignore[method-assign]  # "nothing changed"
+
+    assert worker.portal.call(warmer.warm_once) == 1
+    header, after = ask_risk(worker, keys["score"], asked)
+    assert header == "hit" and after != before
+    assert worker.portal.call(warmer.warm_once) == 0  # written once, scored once
 
 
 def test_a_question_about_an_answer_being_warmed_waits_for_it(

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from datetime import date
 from html.parser import HTMLParser
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -317,6 +318,22 @@ def test_promise_snoozes_the_customer_and_is_stored_with_its_author(service: Ser
     assert 'id="snoozed-until">Mar 15, 2026' in client.get(response.headers["location"]).text
     snoozed = client.get("/worklist").text.split('id="snoozed"')[1]
     assert 'data-customer="C1"' in snoozed and "Mar 15, 2026" in snoozed
+
+
+def test_an_action_from_the_form_wakes_the_answer_warmer_with_its_customer(
+    service: Service,
+) -> None:
+    client, keys = service
+    assert isinstance(client.app, FastAPI)
+    wakes: list[set[str]] = []
+    client.app.state.answer_warmer = SimpleNamespace(wake=lambda written: wakes.append(written))
+    _sign_in(client, keys["worklist"])
+    csrf = _csrf(client.get("/customers/C1").text)
+    refused = client.post("/customers/C1/actions", data={"csrf": csrf, "kind": "reassign"})
+    assert refused.status_code == 422 and wakes == []  # nothing stored: nothing to warm
+    fields = {"csrf": csrf, "kind": "note", "text": "called"}
+    response = client.post("/customers/C1/actions", data=fields, follow_redirects=False)
+    assert response.status_code == 303 and wakes == [{"C1"}]
 
 
 def test_a_form_without_the_csrf_token_is_refused(service: Service) -> None:
