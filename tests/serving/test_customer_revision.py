@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from ledger.db_schema import SQL_TABLES
 from ledger.frames import Ledger
 from ledger.store import LedgerStore
-from serving.ledger_reads import read_customer_revision
+from serving.ledger_reads import read_customer_revision, read_customer_revisions
 
 
 def _ledger() -> Ledger:
@@ -102,3 +102,26 @@ def test_a_sqlite_revision_settles_after_its_clock_tick(sqlite_url: str) -> None
     settled = read_customer_revision(store, "A")
     assert settled.settled and settled.exists
     assert not read_customer_revision(store, "nobody").exists
+
+
+def test_revisions_read_together_equal_each_read_alone(database_url: str) -> None:
+    store = LedgerStore.from_url(database_url)
+    store.migrate()
+    store.upsert(_ledger())
+    with store.engine.begin() as connection:  # A long settled (SQLite's clock), B fresh
+        for name in ("customers", "invoices"):
+            table = SQL_TABLES[name]
+            connection.execute(
+                table.update()
+                .where(table.c.customer_id == "A")
+                .values(updated_at=datetime(2026, 1, 1))
+            )
+    asked = ["B", "nobody", "A", "B"]
+    together = read_customer_revisions(store, asked)
+    assert list(together) == ["B", "nobody", "A"]
+    assert together == {
+        customer_id: read_customer_revision(store, customer_id) for customer_id in asked
+    }
+    assert together["A"].tables != together["B"].tables and not together["nobody"].exists
+    assert read_customer_revisions(store, []) == {}
+    store.dispose()
