@@ -178,7 +178,6 @@ async def _wake_warmer(request: Request) -> AsyncIterator[set[str]]:
         warmer.wake(written)
 
 
-# the warmer is woken when the route returns, before its answer is sent
-WakeWarmer = Depends(_wake_warmer, scope="function")
-# a write route's parameter: the customers it wrote (the same set as ``WakeWarmer``'s)
-WrittenCustomers = Annotated[set[str], WakeWarmer]
+# A write route's parameter: the customers it wrote. The warmer is woken when the route
+# returns, before its answer is sent.
+WrittenCustomers = Annotated[set[str], Depends(_wake_warmer, scope="function")]

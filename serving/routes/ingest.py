@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import AfterValidator, BaseModel, ValidationError
 
 from ledger.store import LedgerStore
-from serving.deps import SettingsDep, StoreDep, WakeWarmer, WrittenCustomers, require_scope
+from serving.deps import SettingsDep, StoreDep, WrittenCustomers, require_scope
 from serving.errors import ApiError
 from serving.ingest import IngestRejected, ingest
 from serving.lanes import IngestLane
@@ -36,7 +36,7 @@ from serving.schemas.ledger import (
 router = APIRouter(
     prefix="/v1",
     tags=["ledger"],
-    dependencies=[Depends(require_scope("ingest")), IngestLane, WakeWarmer],
+    dependencies=[Depends(require_scope("ingest")), IngestLane],
     responses={
         401: {"description": "missing, unknown or revoked API key"},
         403: {"description": "the key lacks the scope `ingest`"},
