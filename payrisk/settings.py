@@ -196,6 +196,11 @@ class Settings(BaseSettings):
         description="seconds between rounds that re-score changed customers asked about "
         "lately, before they are asked again (serving.answer_warmer); 0 = off",
     )
+    shared_answers_path: Path | None = Field(
+        None,
+        description="SQLite file in which the workers of one `payrisk serve` share "
+        "stored-mode answers (serving.shared_answers); serve sets it for 2+ workers",
+    )
     score_reasons_method: Literal["shap", "path"] = Field(
         "path",
         description="live reasons: 'path' (fast path attributions, as the refresh stores)"

@@ -8,6 +8,9 @@ all was committed to the database since the customer's revision was last read
 in between forces a new read). On SQLite that database revision is an in-process
 ``PRAGMA``, cheap enough for the event loop: a repeated question about an unchanged
 customer is then answered without leaving it (``known_revision``).
+
+Behind each worker's own answers, the workers of one ``payrisk serve`` share theirs
+(``serving.shared_answers``): an answer one worker computed is found by the others.
 """
 
 from __future__ import annotations
@@ -25,42 +28,86 @@ from serving.errors import ApiError
 from serving.ledger_cache import ledger_cache
 from serving.ledger_reads import CustomerRevision, read_customer_revision
 from serving.score_cache import ScoreCache
+from serving.shared_answers import CachedAnswer, SharedAnswers, open_shared_answers, shared_key
 
-CachedAnswer = tuple[str | None, bytes]  # (risk tier, the JSON body)
 Revisions = ScoreCache[tuple[Hashable, CustomerRevision]]
 
 
 @dataclass(frozen=True)
 class AnswerCache:
     """The answers (``app.state.score_cache``) and, per customer, its last revision read
-    with the database's revision at that moment (``app.state.customer_revisions``)."""
+    with the database's revision at that moment (``app.state.customer_revisions``); the
+    answers shared with the other workers, if any (``app.state.shared_answers``)."""
 
     answers: ScoreCache[CachedAnswer]
     revisions: Revisions
+    shared: SharedAnswers | None = None
 
     @property
     def enabled(self) -> bool:
         return self.answers.max_entries > 0
 
     def answer(self, key: tuple[object, ...], revision: CustomerRevision) -> CachedAnswer | None:
-        """The answer kept for ``key`` at ``revision``; 404 when the customer does not exist."""
+        """The answer kept for ``key`` at ``revision``, by this worker or another; 404 when
+        the customer does not exist."""
         if not revision.exists:
             customer_id = key[-1]
             raise ApiError(
                 404, f"no customer {customer_id!r} in the ledger", customer_id=customer_id
             )
-        return self.answers.get((*key, revision.tables)) if revision.settled else None
+        if not revision.settled:
+            return None
+        found = self.answers.get((*key, revision.tables))
+        if found is None and self.shared is not None:
+            # not copied into this worker's own: it would outlive the age its maker gave it
+            found = self.shared.get(shared_key(key, revision.tables))
+        return found
 
     def has(self, key: tuple[object, ...], revision: CustomerRevision) -> bool:
-        """Whether an answer for ``key`` at ``revision`` is kept (counts no hit or miss)."""
-        return self.answers.peek((*key, revision.tables)) is not None
+        """Whether an answer for ``key`` at ``revision`` is kept, by this worker or another
+        (counts no hit or miss)."""
+        if self.answers.peek((*key, revision.tables)) is not None:
+            return True
+        return self.shared is not None and (
+            self.shared.get(shared_key(key, revision.tables)) is not None
+        )
 
     def keep(
         self, key: tuple[object, ...], revision: CustomerRevision | None, answer: CachedAnswer
     ) -> None:
-        """Keep ``answer`` for ``key`` when its revision (read before its rows) is settled."""
+        """Keep ``answer`` for ``key`` when its revision (read before its rows) is settled,
+        for the other workers too."""
         if revision is not None and revision.settled:
             self.answers.put((*key, revision.tables), answer)
+            if self.shared is not None:
+                self.shared.put(shared_key(key, revision.tables), answer)
+
+    def claim(
+        self, keys: list[tuple[object, ...]], revisions: list[CustomerRevision]
+    ) -> list[bool]:
+        """Per answer (key at revision), whether this worker may compute it: False where
+        another worker is computing it (``serving.shared_answers``)."""
+        if self.shared is None:
+            return [True] * len(keys)
+        return self.shared.claim(_shared_keys(keys, revisions))
+
+    def release(self, keys: list[tuple[object, ...]], revisions: list[CustomerRevision]) -> None:
+        """End this worker's claims on these answers (kept or not)."""
+        if self.shared is not None:
+            self.shared.release(_shared_keys(keys, revisions))
+
+    async def computed_elsewhere(
+        self, key: tuple[object, ...], revision: CustomerRevision, longest_seconds: float
+    ) -> CachedAnswer | None:
+        """The answer, when another worker is computing exactly it: wait for it (at most
+        ``longest_seconds``) instead of computing it a second time."""
+        if self.shared is None or not revision.settled:
+            return None
+        return await self.shared.wait_for(shared_key(key, revision.tables), longest_seconds)
+
+
+def _shared_keys(keys: list[tuple[object, ...]], revisions: list[CustomerRevision]) -> list[str]:
+    return [shared_key(key, revision.tables) for key, revision in zip(keys, revisions, strict=True)]
 
 
 def answer_cache_for(state: State) -> AnswerCache:
@@ -70,7 +117,8 @@ def answer_cache_for(state: State) -> AnswerCache:
         entries, max_age = settings.score_cache_entries, settings.score_cache_max_age_seconds
         state.customer_revisions = ScoreCache(entries, max_age)
         state.score_cache = ScoreCache(entries, max_age)
-    return AnswerCache(state.score_cache, state.customer_revisions)
+        state.shared_answers = open_shared_answers(settings)
+    return AnswerCache(state.score_cache, state.customer_revisions, state.shared_answers)
 
 
 async def get_score_cache(request: Request) -> AnswerCache:

@@ -25,9 +25,12 @@ once after a write of its own has committed (``wake``, which names the customers
 3. keeps those it has been asked about lately (``AskedKeys``: per customer, the model,
    as-of date and language of recent questions, for the model now served);
 4. reads their revisions (before their rows, the cache's rule), and scores the ones
-   whose answer under that revision is not cached yet, in one batch per question kind,
-   with the very code a miss runs (``serving.answers.score_misses``). A revision that is
-   not settled yet (SQLite's clock: ``serving.ledger_reads``) is tried again next round.
+   whose answer under that revision no worker has kept yet, in one batch per question
+   kind, with the very code a miss runs (``serving.answers.score_misses``). A revision
+   that is not settled yet (SQLite's clock: ``serving.ledger_reads``) is tried again next
+   round, and so is an answer another worker's warmer has claimed: with several workers
+   (``serving.shared_answers``) a change is scored by the first warmer to claim it, and
+   its answer serves every worker.
 
 A question that comes while a round computes its very answer (same customer, same
 revision) waits for that answer instead of computing it a second time (``warming``):
@@ -86,15 +89,15 @@ logger = logging.getLogger("serving.answer_warmer")
 # with these for the interpreter lock, never wait behind one long call.
 WARM_BATCH = 32
 
-# (model name, version, loaded at, as-of date, language): what an answer is about
-# besides its customer; the answer cache's key is this plus the customer id.
+# (model name, version, identity, as-of date, language): what an answer is about besides
+# its customer; the answer cache's key is this plus the customer id.
 Question = tuple[str, str, Any, date, Lang]
-Served = tuple[str, str, Any]  # (model name, version, loaded at): a question's first three
+Served = tuple[str, str, Any]  # (model name, version, identity): a question's first three
 
 
 def served_by(snapshot: ModelSnapshot) -> Served:
-    """The model part of the questions ``snapshot`` answers."""
-    return (snapshot.name, snapshot.version, snapshot.loaded_at)
+    """The model part of the questions ``snapshot`` answers (``ModelSnapshot.identity``)."""
+    return (snapshot.name, snapshot.version, snapshot.identity)
 
 
 @dataclass
@@ -237,9 +240,9 @@ class AnswerWarmer:
         }
         if not wanted:
             return 0
-        revisions = await run_in_threadpool(read_customer_revisions, self.store, list(wanted))
+        revisions, to_score = await run_in_threadpool(self._to_score, wanted)
         warmed = 0
-        for question, todo in self._to_score(wanted, revisions).items():
+        for question, todo in to_score.items():
             warmed += await self._score(snapshot, question, todo, revisions)
         return warmed
 
@@ -288,9 +291,11 @@ class AnswerWarmer:
         }
 
     def _to_score(
-        self, wanted: dict[str, list[Question]], revisions: dict[str, CustomerRevision]
-    ) -> dict[Question, list[str]]:
-        """Per question, the customers whose answer at their revision is not kept yet."""
+        self, wanted: dict[str, list[Question]]
+    ) -> tuple[dict[str, CustomerRevision], dict[Question, list[str]]]:
+        """The customers' revisions and, per question, the customers whose answer at their
+        revision is kept by no worker yet (in a thread: it queries)."""
+        revisions = read_customer_revisions(self.store, list(wanted))
         todo: dict[Question, list[str]] = {}
         for customer_id, questions in wanted.items():
             revision = revisions[customer_id]
@@ -302,7 +307,7 @@ class AnswerWarmer:
             for question in questions:
                 if not self.cache.has((*question, customer_id), revision):
                     todo.setdefault(question, []).append(customer_id)
-        return todo
+        return revisions, todo
 
     def warming(
         self, question: Question, customer_id: str, revision: CustomerRevision
@@ -324,21 +329,54 @@ class AnswerWarmer:
         customers: list[str],
         revisions: dict[str, CustomerRevision],
     ) -> int:
-        when, lang = question[3], question[4]
         kept = 0
         for start in range(0, len(customers), WARM_BATCH):
-            batch = customers[start : start + WARM_BATCH]
+            batch = await self._claim(question, customers[start : start + WARM_BATCH], revisions)
             found: dict[str, CachedAnswer] = {}
             with self._announced(question, batch, revisions, found):
-                answers = await run_in_threadpool(
-                    score_misses, self.store, snapshot, self.settings, when, lang, batch
+                found.update(
+                    await run_in_threadpool(
+                        self._compute_and_keep, snapshot, question, batch, revisions
+                    )
                 )
-                for customer_id, answer in zip(batch, answers, strict=True):
+            kept += len(found)
+        return kept
+
+    async def _claim(
+        self, question: Question, customers: list[str], revisions: dict[str, CustomerRevision]
+    ) -> list[str]:
+        """The customers whose answer no other worker is computing now, claimed for this
+        one (``serving.shared_answers``); the others are looked at again next round, when
+        their answer is most likely shared already."""
+        mine = await run_in_threadpool(
+            self.cache.claim,
+            [(*question, customer_id) for customer_id in customers],
+            [revisions[customer_id] for customer_id in customers],
+        )
+        self._pending.update(c for c, claimed in zip(customers, mine, strict=True) if not claimed)
+        return [c for c, claimed in zip(customers, mine, strict=True) if claimed]
+
+    def _compute_and_keep(
+        self,
+        snapshot: ModelSnapshot,
+        question: Question,
+        customers: list[str],
+        revisions: dict[str, CustomerRevision],
+    ) -> dict[str, CachedAnswer]:
+        """Score ``customers`` and keep their answers (in a thread); the claims end."""
+        found: dict[str, CachedAnswer] = {}
+        try:
+            if customers:
+                when, lang = question[3], question[4]
+                answers = score_misses(self.store, snapshot, self.settings, when, lang, customers)
+                for customer_id, answer in zip(customers, answers, strict=True):
                     if not isinstance(answer, Exception):
                         self.cache.keep((*question, customer_id), revisions[customer_id], answer)
                         found[customer_id] = answer
-            kept += len(found)
-        return kept
+        finally:
+            unkept = [c for c in customers if c not in found]
+            self.cache.release([(*question, c) for c in unkept], [revisions[c] for c in unkept])
+        return found
 
     @contextlib.contextmanager
     def _announced(

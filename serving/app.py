@@ -75,6 +75,8 @@ def _stop(app: FastAPI) -> None:
     app.state.holder.stop()
     app.state.bulk.close()
     app.state.store.dispose()
+    if getattr(app.state, "shared_answers", None) is not None:
+        app.state.shared_answers.close()
 
 
 def _freeze_heap() -> None:

@@ -56,6 +56,13 @@ class ModelSnapshot:
         """The registry URI of exactly this version."""
         return f"models:/{self.name}/{self.version}"
 
+    @property
+    def identity(self) -> str | datetime:
+        """What tells this model's answers from another's, in any worker that loads it: its
+        training run (a registered version's artifact never changes), else, when it has
+        none, the moment this worker loaded it (its answers are then this worker's alone)."""
+        return self.run_id or self.loaded_at
+
 
 @dataclass(frozen=True)
 class HolderStatus:

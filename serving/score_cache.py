@@ -10,7 +10,7 @@ while nothing at all was committed to the database since the customer's revision
 last read (``serving.ledger_cache``'s database revision; ``serving.answer_cache``).
 Entries also expire after ``max_age_seconds`` (the bound on the revision's one race, see
 ``serving.ledger_reads``). Least recently used entries go first; each worker process has
-its own cache.
+its own cache, in front of the answers the workers share (``serving.shared_answers``).
 """
 
 from __future__ import annotations

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -34,19 +39,39 @@ def serve(
     # Each worker builds its own app from the environment's settings, so whatever must be
     # the same in every worker goes into the environment before they start.
     _share_with_workers(settings.session_secret)
-    uvicorn.run(
-        "serving.app:create_app",
-        factory=True,
-        host=chosen_host,
-        port=chosen_port,
-        workers=workers or settings.workers,
-        # The service logs one JSON line per request itself.
-        access_log=False,
-        # uvicorn kills a worker that misses a 5 s health ping; on a busy machine a worker
-        # still importing and loading its model can miss it, and is then killed in a loop.
-        timeout_worker_healthcheck=60,
-        log_level=settings.log_level.lower(),
-    )
+    chosen_workers = workers or settings.workers
+    with _shared_answers(settings.shared_answers_path, chosen_workers):
+        uvicorn.run(
+            "serving.app:create_app",
+            factory=True,
+            host=chosen_host,
+            port=chosen_port,
+            workers=chosen_workers,
+            # The service logs one JSON line per request itself.
+            access_log=False,
+            # uvicorn kills a worker that misses a 5 s health ping; on a busy machine a
+            # worker still importing and loading its model can miss it, and is then killed
+            # in a loop.
+            timeout_worker_healthcheck=60,
+            log_level=settings.log_level.lower(),
+        )
+
+
+@contextmanager
+def _shared_answers(configured: Path | None, workers: int) -> Iterator[None]:
+    """With several workers, a file in a new temporary folder for the answers they share
+    (``serving.shared_answers``), removed at the end: nothing in it outlives this start.
+    A path set in the settings is the operator's: used as it is, and left in place."""
+    if workers < 2 or configured is not None:
+        yield
+        return
+    folder = Path(tempfile.mkdtemp(prefix="payrisk-answers-"))
+    os.environ["PAYRISK_SHARED_ANSWERS_PATH"] = str(folder / "answers.sqlite")
+    try:
+        yield
+    finally:
+        os.environ.pop("PAYRISK_SHARED_ANSWERS_PATH", None)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _share_with_workers(session_secret: str | None) -> None:

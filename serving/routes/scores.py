@@ -8,10 +8,11 @@ in ``customers`` or in ``errors`` (404 unknown, 422 as_of before its data).
 
 ``GET /v1/customers/{id}/risk`` is the hot path. It is ``async``: a cached answer
 (``serving.answer_cache``) is found on the event loop when that needs no query, else
-with one hop to a worker thread; a miss waits for the answer warmer when it is
-computing that very answer (``serving.answer_warmer``), else joins the worker's
-micro-batch (``serving.micro_batch``, ``serving.answers.score_misses``), which computes
-in a thread.
+with one hop to a worker thread; then among the answers the other workers shared
+(``serving.shared_answers``). A miss waits when that very answer is being computed, by
+the worker's answer warmer (``serving.answer_warmer``) or by another worker; else it
+joins the worker's micro-batch (``serving.micro_batch``,
+``serving.answers.score_misses``), which computes in a thread.
 The refresh lives in ``serving.routes.refresh``.
 """
 
@@ -40,7 +41,7 @@ from serving.answer_cache import (
     known_revision,
     revision_is_local,
 )
-from serving.answer_warmer import AnswerWarmer
+from serving.answer_warmer import AnswerWarmer, served_by
 from serving.answers import customer_answer, model_ref, score, score_misses, today
 from serving.deps import MetricsDep, ModelDep, SettingsDep, StoreDep, get_model, require_scope
 from serving.errors import ApiError
@@ -68,6 +69,10 @@ MAX_MISS_BATCH = 32
 # How long a miss that finds the batcher idle waits for others (``serving.micro_batch``):
 # small beside the ~45-70 ms of CPU that scoring even one customer costs.
 MAX_MISS_WAIT_SECONDS = 0.005
+
+# How long a miss waits for another worker that is computing its very answer
+# (``serving.shared_answers``) before it computes the answer itself.
+LONGEST_WAIT_ELSEWHERE_SECONDS = 0.5
 
 # Whether the answer came from the answer cache ("hit") or was computed ("miss").
 CACHE_HEADER = "X-Payrisk-Cache"
@@ -145,12 +150,14 @@ async def customer_risk(
     ``X-Payrisk-Cache`` says which: ``hit`` or ``miss``.
     """
     when, snapshot, cache = as_of or today(), mode.snapshot, mode.cache
-    key = (snapshot.name, snapshot.version, snapshot.loaded_at, when, lang, customer_id)
+    key = (*served_by(snapshot), when, lang, customer_id)
     revision = await _revision(mode, customer_id) if cache.enabled else None
     answer = cache.answer(key, revision) if revision is not None else None
     cached = answer is not None
     if answer is None and revision is not None and mode.warmer is not None:
         answer = await _warmed_meanwhile(mode.warmer, key, revision)
+    if answer is None and revision is not None:
+        answer = await cache.computed_elsewhere(key, revision, LONGEST_WAIT_ELSEWHERE_SECONDS)
     if answer is None:
         answer = await mode.batcher.submit(
             key[:5],

@@ -79,7 +79,7 @@ def test_asked_keys_remember_recent_questions_of_the_served_model() -> None:
     asked = AskedKeys(max_customers=2, remember_seconds=60, clock=lambda: now[0])
 
     class Served:
-        name, version, loaded_at = "payment-risk", "3", "t0"
+        name, version, identity = "payment-risk", "3", "t0"
 
     question = ("payment-risk", "3", "t0", date(2026, 11, 30), "en")
     old_model = ("payment-risk", "2", "t-1", date(2026, 11, 30), "en")
@@ -113,7 +113,7 @@ def test_a_failing_round_is_logged_once_per_outage(
     settings = service_settings()
     missing = LedgerStore.from_url(f"sqlite:///{tmp_path / 'no-such-dir' / 'payrisk.db'}")
     cache = AnswerCache(ScoreCache(8), ScoreCache(8))
-    served = SimpleNamespace(name="payment-risk", version="1", loaded_at=None)
+    served = SimpleNamespace(name="payment-risk", version="1", identity=None)
     holder = SimpleNamespace(current=lambda: served)  # "a model is served"
     warmer = AnswerWarmer(missing, holder, cache, settings, interval_seconds=0.001)  # type: ignore[arg-type]
     failures = 0

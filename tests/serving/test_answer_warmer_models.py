@@ -87,7 +87,7 @@ def test_carrying_questions_over_renames_them_and_keeps_their_time() -> None:
     assert asked.carry_over(new) == ["A"]
 
     class Served:
-        name, version, loaded_at = new
+        name, version, identity = new
 
     assert asked.recent("A", Served()) == [(*new, day, "en"), (*new, other_day, "he")]  # type: ignore[arg-type]
     assert asked.recent("B", Served()) == [(*new, day, "en")]  # type: ignore[arg-type]
