@@ -331,30 +331,16 @@ class AnswerWarmer:
     ) -> int:
         kept = 0
         for start in range(0, len(customers), WARM_BATCH):
-            batch = await self._claim(question, customers[start : start + WARM_BATCH], revisions)
+            batch = customers[start : start + WARM_BATCH]
             found: dict[str, CachedAnswer] = {}
             with self._announced(question, batch, revisions, found):
-                found.update(
-                    await run_in_threadpool(
-                        self._compute_and_keep, snapshot, question, batch, revisions
-                    )
+                computed, elsewhere = await run_in_threadpool(
+                    self._compute_and_keep, snapshot, question, batch, revisions
                 )
+                found.update(computed)
+            self._pending.update(elsewhere)
             kept += len(found)
         return kept
-
-    async def _claim(
-        self, question: Question, customers: list[str], revisions: dict[str, CustomerRevision]
-    ) -> list[str]:
-        """The customers whose answer no other worker is computing now, claimed for this
-        one (``serving.shared_answers``); the others are looked at again next round, when
-        their answer is most likely shared already."""
-        mine = await run_in_threadpool(
-            self.cache.claim,
-            [(*question, customer_id) for customer_id in customers],
-            [revisions[customer_id] for customer_id in customers],
-        )
-        self._pending.update(c for c, claimed in zip(customers, mine, strict=True) if not claimed)
-        return [c for c, claimed in zip(customers, mine, strict=True) if claimed]
 
     def _compute_and_keep(
         self,
@@ -362,21 +348,30 @@ class AnswerWarmer:
         question: Question,
         customers: list[str],
         revisions: dict[str, CustomerRevision],
-    ) -> dict[str, CachedAnswer]:
-        """Score ``customers`` and keep their answers (in a thread); the claims end."""
+    ) -> tuple[dict[str, CachedAnswer], list[str]]:
+        """In a thread: claim the answers of ``customers`` (``serving.shared_answers``),
+        compute and keep the claimed ones, and end the claims. The answers kept, and the
+        customers whose answer another worker is computing (looked at again next round,
+        when it is most likely kept)."""
+        mine = self.cache.claim(
+            [(*question, customer_id) for customer_id in customers],
+            [revisions[customer_id] for customer_id in customers],
+        )
+        claimed = [c for c, ok in zip(customers, mine, strict=True) if ok]
+        elsewhere = [c for c, ok in zip(customers, mine, strict=True) if not ok]
         found: dict[str, CachedAnswer] = {}
         try:
-            if customers:
+            if claimed:
                 when, lang = question[3], question[4]
-                answers = score_misses(self.store, snapshot, self.settings, when, lang, customers)
-                for customer_id, answer in zip(customers, answers, strict=True):
+                answers = score_misses(self.store, snapshot, self.settings, when, lang, claimed)
+                for customer_id, answer in zip(claimed, answers, strict=True):
                     if not isinstance(answer, Exception):
                         self.cache.keep((*question, customer_id), revisions[customer_id], answer)
                         found[customer_id] = answer
         finally:
-            unkept = [c for c in customers if c not in found]
+            unkept = [c for c in claimed if c not in found]
             self.cache.release([(*question, c) for c in unkept], [revisions[c] for c in unkept])
-        return found
+        return found, elsewhere
 
     @contextlib.contextmanager
     def _announced(
@@ -387,7 +382,8 @@ class AnswerWarmer:
         found: dict[str, CachedAnswer],
     ) -> Iterator[None]:
         """While the block computes ``batch``, ``warming`` finds it; at the end each waiter
-        gets its customer's answer from ``found`` (None if it has none: it computes)."""
+        gets its customer's answer from ``found`` (None if it has none: another worker
+        computes it, or it failed)."""
         loop = asyncio.get_running_loop()
         announced = {
             customer_id: _Warming(revisions[customer_id], loop.create_future())

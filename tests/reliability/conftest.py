@@ -179,10 +179,13 @@ class ServiceProcess:
             "--workers",
             str(self.workers),
         ]
+        # the workers' shared answers in the test's folder: serve's own temporary folder
+        # would stay behind in /tmp when a test kills it (SIGKILL)
+        shared = {"PAYRISK_SHARED_ANSWERS_PATH": str(self.log.parent / "shared-answers.sqlite")}
         with self.log.open("ab") as output:
             self.process = subprocess.Popen(
                 command,
-                env={**os.environ, **self.env},
+                env={**os.environ, **shared, **self.env},
                 stdout=output,
                 stderr=output,
                 start_new_session=True,
