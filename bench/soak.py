@@ -21,7 +21,9 @@ in once per worker). A warm-up of ``--warmup`` seconds is not counted; then
 ``--seconds`` of load. Reported: requests/s, p50/p99 per route (scoring also split by its
 ``X-Payrisk-Cache`` header: answers from the cache and computed ones), answers by status, the
 server's resident memory (the supervisor, both workers and their bulk children, from
-/proc) at the start and end of the timed run, and the client's own CPU use (near 100%
+/proc) at the start and end of the timed run, the CPU each kind of server process used
+meanwhile (the workers' is what scoring, ingest and warming cost; the bulk children's
+is the pages', and fills whatever CPU is left), and the client's own CPU use (near 100%
 would mean the client, not the server, is the bottleneck). Loopback only; bounded in time.
 """
 
@@ -141,6 +143,13 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> bool:
     samples = result["samples_mb"]
     every = max(1, len(samples) // 12)
     print("server RSS over the run, MB: " + " ".join(f"{mb:.0f}" for mb in samples[::every]))
+    print(
+        "server CPU over the counted run, cores: "
+        + ", ".join(
+            f"{role} {seconds / wall:.2f}" for role, seconds in result["server_cpu"].items()
+        )
+        + f"; the workers' per answer: {1000 * result['server_cpu']['workers'] / total:.1f} ms"
+    )
     print(f"client CPU: {result['client_cpu']:.0%} of one core")
     errors = sum(
         n for counts in tally.statuses.values() for code, n in counts.items() if code >= 500

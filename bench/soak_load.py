@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import secrets
 import time
@@ -28,29 +29,69 @@ MIX = {
 }
 
 
-def process_tree_rss_mb(pid: int) -> dict[int, float]:
-    """Resident memory (MB) of ``pid`` and all its descendants, from /proc (Linux).
+def process_tree(pid: int) -> dict[int, int]:
+    """``pid`` and all its descendants, each with its depth (0: ``pid``), from /proc (Linux).
 
     A process's children are listed per thread that started them (a worker's bulk
     children come from one of its threads, ``serving.bulk_runner``): every thread is read.
     """
-    found: dict[int, float] = {}
-    pending = [pid]
+    found: dict[int, int] = {}
+    pending = [(pid, 0)]
     while pending:
-        current = pending.pop()
+        current, depth = pending.pop()
         try:
-            status = Path(f"/proc/{current}/status").read_text()
             children = [
-                child
+                int(child)
                 for task in Path(f"/proc/{current}/task").iterdir()
                 for child in (task / "children").read_text().split()
             ]
         except OSError:
             continue  # ended meanwhile
-        match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
-        found[current] = int(match.group(1)) / 1024 if match else 0.0
-        pending.extend(int(child) for child in children)
+        found[current] = depth
+        pending.extend((child, depth + 1) for child in children)
     return found
+
+
+def process_tree_rss_mb(pid: int) -> dict[int, float]:
+    """Resident memory (MB) of ``pid`` and all its descendants (``process_tree``)."""
+    found: dict[int, float] = {}
+    for process in process_tree(pid):
+        try:
+            status = Path(f"/proc/{process}/status").read_text()
+        except OSError:
+            continue
+        match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+        found[process] = int(match.group(1)) / 1024 if match else 0.0
+    return found
+
+
+def process_tree_cpu_seconds(pid: int) -> dict[int, tuple[int, float]]:
+    """Per process of ``pid``'s tree: its depth and the CPU time it has used (user and
+    system, s), from /proc/PID/stat."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    found: dict[int, tuple[int, float]] = {}
+    for process, depth in process_tree(pid).items():
+        try:
+            stat = Path(f"/proc/{process}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after "pid (name)": field 3 on
+        found[process] = (depth, (int(fields[11]) + int(fields[12])) / ticks)
+    return found
+
+
+def cpu_by_role(
+    start: dict[int, tuple[int, float]], end: dict[int, tuple[int, float]]
+) -> dict[str, float]:
+    """CPU seconds used between two ``process_tree_cpu_seconds`` readings, by role: the
+    supervisor (depth 0), the workers (1) and their bulk children (2), counting the
+    processes alive at both."""
+    roles = {0: "supervisor", 1: "workers", 2: "bulk children"}
+    used = dict.fromkeys(roles.values(), 0.0)
+    for process, (depth, seconds) in end.items():
+        if process in start and depth in roles:
+            used[roles[depth]] += seconds - start[process][1]
+    return used
 
 
 @dataclass
@@ -159,6 +200,7 @@ async def run_load(
     ]
     await asyncio.sleep(args.warmup)
     memory_start = process_tree_rss_mb(server_pid)
+    cpu_at_start = process_tree_cpu_seconds(server_pid)
     tally.counting = True
     cpu_start, counted_from = time.process_time(), time.perf_counter()
     samples = [sum(memory_start.values())]  # total MB every ~5 s: a plateau or a climb?
@@ -169,6 +211,7 @@ async def run_load(
     wall = time.perf_counter() - counted_from
     client_cpu = (time.process_time() - cpu_start) / wall
     memory_end = process_tree_rss_mb(server_pid)
+    server_cpu = cpu_by_role(cpu_at_start, process_tree_cpu_seconds(server_pid))
     await asyncio.gather(*workers)
     return {
         "tally": tally,
@@ -177,4 +220,5 @@ async def run_load(
         "samples_mb": samples,
         "memory_start": memory_start,
         "memory_end": memory_end,
+        "server_cpu": server_cpu,
     }
