@@ -10,6 +10,7 @@ their own (``register_copy``), so the session's ``payment-risk@champion`` never 
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,10 +32,12 @@ from ledger.db_schema import SQL_TABLES
 from ledger.frames import Ledger
 from models.registry import open_registry, register
 from payrisk.settings import Settings
+from serving import answer_warmer
 from serving.answer_cache import answer_cache_for
 from serving.answer_warmer import AnswerWarmer
 from serving.app import create_app
 from serving.auth import SCOPES, create_key
+from serving.routes import scores as score_routes
 from serving.scoring import open_invoice_rows
 
 MODEL_NAME = "payment-risk"
@@ -315,3 +318,56 @@ def hand_driven_warmer(client: TestClient) -> AnswerWarmer:
     warmer = AnswerWarmer(state.store, state.holder, answer_cache_for(state), state.settings, 1.0)
     state.answer_warmer = warmer
     return warmer
+
+
+def change_an_invoice(client: TestClient, key: str, customer_id: str) -> None:
+    """Re-send one of the customer's invoices with another amount (asserted 200)."""
+    stored = client.app.state.store.load().invoices  # type: ignore[attr-defined]
+    row = records(stored.loc[stored["customer_id"] == customer_id].head(1))[0]
+    body = {name: value for name, value in row.items() if name != "invoice_id"} | {"amount": 7.5}
+    put = client.put(f"/v1/invoices/{row['invoice_id']}", json=body, headers=bearer(key))
+    assert put.status_code == 200, put.text
+
+
+@dataclass
+class AskedDuringARound:
+    cache: str  # the answer's X-Payrisk-Cache header
+    answer: dict[str, Any]
+    warmed: int  # answers the round computed
+    computed_by_questions: int  # scoring calls the questions made themselves
+
+
+def ask_during_a_round(
+    round_client: TestClient,
+    warmer: AnswerWarmer,
+    asking_client: TestClient,
+    question: tuple[str, str],
+    noticed: threading.Event,
+    monkeypatch: Any,
+) -> AskedDuringARound:
+    """Run one round of ``warmer`` on ``round_client``'s loop, its scoring held at a gate;
+    meanwhile ask ``asking_client`` about a customer (``question``: the key, the customer
+    id), and open the gate once ``noticed`` is set (the question found its answer being
+    computed)."""
+    entered, opened = threading.Event(), threading.Event()
+    score, computed = answer_warmer.score_misses, []
+
+    def gated(*args: Any) -> Any:
+        entered.set()
+        assert opened.wait(timeout=60)
+        return score(*args)
+
+    def counted(*args: Any) -> Any:
+        computed.append(args)
+        return score(*args)
+
+    monkeypatch.setattr(answer_warmer, "score_misses", gated)
+    monkeypatch.setattr(score_routes, "score_misses", counted)
+    round_done = round_client.portal.start_task_soon(warmer.warm_once)
+    assert entered.wait(timeout=60)
+    with ThreadPoolExecutor(1) as pool:
+        asked = pool.submit(ask_risk, asking_client, *question)
+        assert noticed.wait(timeout=60)
+        opened.set()
+        cache, answer = asked.result(timeout=60)
+    return AskedDuringARound(cache, answer, round_done.result(timeout=60), len(computed))

@@ -9,7 +9,6 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from types import SimpleNamespace
 from typing import Any
@@ -18,16 +17,15 @@ from fastapi.testclient import TestClient
 
 from ledger.store import LedgerStore
 from payrisk.settings import Settings
-from serving import answer_warmer
 from serving.answer_cache import AnswerCache
 from serving.answer_warmer import AnswerWarmer, AskedKeys
-from serving.answers import score_misses
-from serving.routes import scores as score_routes
 from serving.score_cache import ScoreCache
 from tests.serving.conftest import (
     AS_OF,
+    ask_during_a_round,
     ask_risk,
     bearer,
+    change_an_invoice,
     hand_driven_warmer,
     records,
     run_on_own_loop,
@@ -224,22 +222,10 @@ def test_a_question_about_an_answer_being_warmed_waits_for_it(
     settle(worker, [asked], seconds_ago=10)
     ask_risk(worker, keys["score"], asked)  # noted: the warmer will score it again
     assert worker.portal.call(warmer.warm_once) == 0  # the watermark
-    stored = worker.app.state.store.load().invoices  # type: ignore[attr-defined]
-    row = records(stored.loc[stored["customer_id"] == asked].head(1))[0]
-    body = {key: value for key, value in row.items() if key != "invoice_id"} | {"amount": 7.5}
-    put = client_for(settings).put(
-        f"/v1/invoices/{row['invoice_id']}", json=body, headers=bearer(keys["ingest"])
-    )
-    assert put.status_code == 200, put.text
+    change_an_invoice(client_for(settings), keys["ingest"], asked)  # through another worker
     settle(worker, [asked], seconds_ago=3)
 
-    # the warmer's scoring call waits at a gate; the question comes meanwhile
-    entered, gate, waiting = threading.Event(), threading.Event(), threading.Event()
-
-    def gated(*args: Any) -> Any:
-        entered.set()
-        assert gate.wait(timeout=60)
-        return score_misses(*args)
+    waiting = threading.Event()
 
     def seen(*args: Any) -> Any:
         found = AnswerWarmer.warming(warmer, *args)
@@ -247,23 +233,12 @@ def test_a_question_about_an_answer_being_warmed_waits_for_it(
             waiting.set()
         return found
 
-    computed: list[int] = []
-
-    def counted(*args: Any) -> Any:
-        computed.append(1)
-        return score_misses(*args)
-
-    monkeypatch.setattr(answer_warmer, "score_misses", gated)
-    monkeypatch.setattr(score_routes, "score_misses", counted)
     monkeypatch.setattr(warmer, "warming", seen)
-    round_done = worker.portal.start_task_soon(warmer.warm_once)
-    assert entered.wait(timeout=60)
-    with ThreadPoolExecutor(1) as pool:
-        question = pool.submit(ask_risk, worker, keys["score"], asked)
-        assert waiting.wait(timeout=60)  # the question found the answer being warmed
-        gate.set()
-        cache, answer = question.result(timeout=60)
-    assert round_done.result(timeout=60) == 1
-    assert cache == "miss" and computed == []  # not in the cache when asked, not computed twice
+    outcome = ask_during_a_round(
+        worker, warmer, worker, (keys["score"], asked), waiting, monkeypatch
+    )
+    assert outcome.warmed == 1
+    # not in the cache when asked, not computed twice
+    assert outcome.cache == "miss" and outcome.computed_by_questions == 0
     cold = client_for(settings.model_copy(update={"score_cache_entries": 0}))
-    assert answer == ask_risk(cold, keys["score"], asked)[1]
+    assert outcome.answer == ask_risk(cold, keys["score"], asked)[1]

@@ -7,8 +7,7 @@ it again."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +15,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from payrisk.settings import Settings
-from serving import answer_warmer
+from serving.answer_warmer import AnswerWarmer
 from serving.routes import scores as score_routes
-from tests.serving.conftest import AS_OF, ask_risk, bearer, hand_driven_warmer, records, settle
+from tests.serving.conftest import (
+    AS_OF,
+    ask_during_a_round,
+    ask_risk,
+    bearer,
+    change_an_invoice,
+    hand_driven_warmer,
+    settle,
+)
 
 
 @pytest.fixture
@@ -34,13 +41,23 @@ def two_workers(
     return client_for(shared), client_for(shared), keys
 
 
-def change_an_invoice(client: TestClient, key: str, customer_id: str) -> None:
-    """Re-send one of the customer's invoices with another amount (asserted 200)."""
-    stored = client.app.state.store.load().invoices  # type: ignore[attr-defined]
-    row = records(stored.loc[stored["customer_id"] == customer_id].head(1))[0]
-    body = {name: value for name, value in row.items() if name != "invoice_id"} | {"amount": 7.5}
-    put = client.put(f"/v1/invoices/{row['invoice_id']}", json=body, headers=bearer(key))
-    assert put.status_code == 200, put.text
+def asked_then_changed(
+    askers: list[TestClient],
+    warmers: Sequence[AnswerWarmer],
+    writer: TestClient,
+    keys: dict[str, str],
+    chosen: list[str],
+) -> str:
+    """The first chosen customer, asked of each of ``askers`` (noted by its warmer, whose
+    first round takes its watermark), then changed through ``writer``."""
+    asked = chosen[0]
+    settle(writer, chosen, seconds_ago=10)
+    for worker, warmer in zip(askers, warmers, strict=True):
+        ask_risk(worker, keys["score"], asked)
+        assert worker.portal.call(warmer.warm_once) == 0
+    change_an_invoice(writer, keys["ingest"], asked)
+    settle(writer, chosen, seconds_ago=3)
+    return asked
 
 
 def test_an_answer_one_worker_computed_is_the_others_hit(
@@ -72,13 +89,7 @@ def test_a_warmer_leaves_to_another_worker_what_that_one_is_computing(
 ) -> None:
     first, second, keys = two_workers
     warmers = hand_driven_warmer(first), hand_driven_warmer(second)
-    asked = chosen[0]
-    settle(first, chosen, seconds_ago=10)
-    for worker in (first, second):
-        ask_risk(worker, keys["score"], asked)  # noted by both warmers
-        assert worker.portal.call(warmers[0 if worker is first else 1].warm_once) == 0
-    change_an_invoice(first, keys["ingest"], asked)
-    settle(first, chosen, seconds_ago=3)
+    asked = asked_then_changed([first, second], warmers, first, keys, chosen)
 
     shared = second.app.state.shared_answers  # type: ignore[attr-defined]
     real_claim = shared.claim
@@ -98,29 +109,9 @@ def test_a_question_waits_for_the_answer_another_worker_is_computing(
 ) -> None:
     first, second, keys = two_workers
     warmer = hand_driven_warmer(first)
-    asked = chosen[0]
-    settle(first, chosen, seconds_ago=10)
-    ask_risk(first, keys["score"], asked)
-    assert first.portal.call(warmer.warm_once) == 0  # the watermark
-    change_an_invoice(second, keys["ingest"], asked)
-    settle(first, chosen, seconds_ago=3)
+    asked = asked_then_changed([first], [warmer], second, keys, chosen)
 
     # the first worker's warmer computes behind a gate; the second worker is asked meanwhile
-    entered, gate = threading.Event(), threading.Event()
-    computed: list[str] = []
-
-    def gated(*args: Any) -> Any:
-        entered.set()
-        assert gate.wait(timeout=60)
-        return score_misses(*args)
-
-    def counted(*args: Any) -> Any:
-        computed.append("by a question")
-        return score_misses(*args)
-
-    score_misses = answer_warmer.score_misses
-    monkeypatch.setattr(answer_warmer, "score_misses", gated)
-    monkeypatch.setattr(score_routes, "score_misses", counted)
     monkeypatch.setattr(score_routes, "LONGEST_WAIT_ELSEWHERE_SECONDS", 60.0)  # a slow machine
     shared = second.app.state.shared_answers  # type: ignore[attr-defined]
     looked = threading.Event()
@@ -133,13 +124,8 @@ def test_a_question_waits_for_the_answer_another_worker_is_computing(
         return found
 
     monkeypatch.setattr(shared, "claimed_elsewhere", seen)
-    round_done = first.portal.start_task_soon(warmer.warm_once)
-    assert entered.wait(timeout=60)
-    with ThreadPoolExecutor(1) as pool:
-        question = pool.submit(ask_risk, second, keys["score"], asked)
-        assert looked.wait(timeout=60)  # the question found the answer being computed
-        gate.set()
-        cache, answer = question.result(timeout=60)
-    assert round_done.result(timeout=60) == 1
-    assert cache == "miss" and computed == []  # not kept when asked, not computed twice
-    assert answer == ask_risk(first, keys["score"], asked)[1]
+    outcome = ask_during_a_round(first, warmer, second, (keys["score"], asked), looked, monkeypatch)
+    assert outcome.warmed == 1
+    # not kept when asked, not computed twice
+    assert outcome.cache == "miss" and outcome.computed_by_questions == 0
+    assert outcome.answer == ask_risk(first, keys["score"], asked)[1]
