@@ -57,6 +57,14 @@ server's throughput fell from 42-59 to 29-45 requests/s (29-33 in the runs taken
 with it off), and the p99 of scoring was no better (350-980 ms over eight runs, 93-640 ms
 over four without). Under that load (every customer changed about as often as it is
 asked) warming costs what the misses it saves cost, twice over.
+
+Also tried (``make soak``, 200 customers, 120 s, with ``serving.shared_answers``): a
+second task per worker that scores what its writes name at once, beside the rounds,
+instead of first thing in the next round. A change was scored ~15 ms sooner (p50 from
+commit to scoring, traced), the misses stayed within the noise (31-58 a run over four
+runs, against 28-75 over six), and cached answers were slower (p99 42-59 ms against
+39-47): two computations at a time share one interpreter lock with the event loop. Not
+adopted.
 """
 
 from __future__ import annotations
