@@ -64,7 +64,12 @@ def test_after_a_model_swap_recent_questions_are_asked_of_the_new_model(
     assert ask_risk(worker, keys["score"], asked)[0] == "miss"
 
     old = state.holder.current()
-    new = dataclasses.replace(old, version="2", loaded_at=old.loaded_at + timedelta(seconds=1))
+    reloaded = dataclasses.replace(old, loaded_at=old.loaded_at + timedelta(seconds=1))
+    monkeypatch.setattr(state.holder, "current", lambda: reloaded)  # the same run, reloaded
+    assert worker.portal.call(warmer.warm_once) == 0  # its answers stand: nothing to redo
+    assert ask_risk(worker, keys["score"], asked)[0] == "hit"
+
+    new = dataclasses.replace(old, version="2", loaded_at=old.loaded_at + timedelta(seconds=2))
     monkeypatch.setattr(state.holder, "current", lambda: new)  # swapped to another version
     assert worker.portal.call(warmer.warm_once) == 1  # `asked` only, not `never`
 

@@ -88,20 +88,21 @@ def test_a_broken_file_shares_nothing_claims_everything_and_warns_once(
 
 
 def test_a_question_waits_for_the_answer_another_worker_is_computing(tmp_path: Path) -> None:
-    path = tmp_path / "answers.sqlite"
-    computing = SharedAnswers(path, 8, 60)
-    asking = SharedAnswers(path, 8, 60)
+    """Claims on a stopped clock never lapse: a wait ends only by the answer, by there being
+    no claim, or by ``longest_seconds`` (each bounded here far below the others)."""
+    computing, asking = pair(tmp_path / "answers.sqlite", [1000.0])
 
     async def scenario() -> tuple[Any, Any, Any]:
         assert computing.claim(["k"]) == [True]
-        waiting = asyncio.ensure_future(asking.wait_for("k", longest_seconds=30))
+        waiting = asyncio.ensure_future(asking.wait_for("k", longest_seconds=3600))
         await asyncio.sleep(0)  # the question is waiting now
         assert not waiting.done()
         computing.put("k", ANSWER)
-        answered = await waiting
-        unclaimed = await asking.wait_for("j", longest_seconds=30)  # nobody computes it
-        computing.claim(["j"])
-        gave_up = await asking.wait_for("j", longest_seconds=0.02)  # never stored
+        answered = await asyncio.wait_for(waiting, timeout=30)
+        # nobody computes "j": at once, not after an hour
+        unclaimed = await asyncio.wait_for(asking.wait_for("j", 3600), timeout=30)
+        computing.claim(["j"])  # claimed, never stored, never lapsing: gives up in 0.02 s
+        gave_up = await asyncio.wait_for(asking.wait_for("j", 0.02), timeout=30)
         return answered, unclaimed, gave_up
 
     assert run_on_own_loop(scenario()) == (ANSWER, None, None)
